@@ -1,0 +1,109 @@
+#
+# Pillow plugin for .nnc, the learned image codec of pillow-nnc.
+# The file format is specified in spec/nnc-format.md.
+#
+from __future__ import annotations
+
+from io import BytesIO
+from typing import IO
+
+import numpy as np
+from PIL import Image, ImageFile
+
+from . import codec, container
+
+# Modes Pillow can hold that .nnc stores after a lossless conversion.
+_SAVE_AS = {
+    "1": "L", "L": "L", "LA": "LA", "La": "LA", "RGB": "RGB", "RGBA": "RGBA",
+    "RGBa": "RGBA", "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB",
+}
+
+# Conversions that change colour space, after which the source's ICC profile is wrong.
+_NEW_COLOUR_SPACE = {"CMYK", "YCbCr", "LAB", "HSV"}
+
+
+def _accept(prefix: bytes) -> bool:
+    return container.accept(prefix)
+
+
+class NncImageFile(ImageFile.ImageFile):
+    format = "NNC"
+    format_description = "Learned neural image codec (pillow-nnc)"
+    n_frames = 1
+    is_animated = False
+
+    def _open(self) -> None:
+        # Reads only the header; pixels are decoded by load(), after
+        # Pillow's decompression-bomb check has seen the declared size.
+        self._header = container.read_header(self.fp)
+        header = self._header
+        self._size = (header.width, header.height)
+        self._mode = header.mode
+        for key in ("exif", "icc_profile", "xmp"):
+            value = getattr(header, key)
+            if value is not None:
+                self.info[key] = b"Exif\x00\x00" + value if key == "exif" else value
+        self.tile = [ImageFile._Tile("raw", (0, 0, *self.size), 0, header.mode)]
+        self._decoded = False
+
+    def load(self) -> Image.core.PixelAccess | None:
+        if not self._decoded and self.tile:
+            self.fp.seek(0)
+            data = self.fp.read()
+            pixels = codec.decode(self._header, data, allow_truncated=ImageFile.LOAD_TRUNCATED_IMAGES)
+            if self._exclusive_fp:
+                self.fp.close()
+            self.fp = BytesIO(np.ascontiguousarray(pixels).tobytes())
+            self._decoded = True
+        return super().load()
+
+    def verify(self) -> None:
+        # Checks every CRC without running the network.
+        self.fp.seek(0)
+        container.read_segments(self.fp.read(), self._header)
+        super().verify()
+
+    def load_seek(self, pos: int) -> None:
+        # ImageFile.Parser re-opens the file instead of feeding a decoder.
+        pass
+
+    def seek(self, frame: int) -> None:
+        self._seek_check(frame)
+
+    def tell(self) -> int:
+        return 0
+
+
+def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    params = dict(im.encoderinfo)
+    if im.mode in ("P", "PA"):
+        im = im.convert("RGBA" if im.has_transparency_data else "RGB")
+    target = _SAVE_AS.get(im.mode)
+    if target is None:
+        msg = f"cannot write mode {im.mode} as NNC (8-bit L, LA, RGB and RGBA only; convert first)"
+        raise OSError(msg)
+    # ICC is rendering-critical, so it is kept by default (as PNG and AVIF
+    # do) unless the pixels change colour space here; EXIF and XMP may carry
+    # private data, so they are only written when passed explicitly.
+    if im.mode not in _NEW_COLOUR_SPACE:
+        params.setdefault("icc_profile", im.info.get("icc_profile"))
+    opts = codec.options_from(params)
+    if im.mode != target:
+        im = im.convert(target)
+    fp.write(codec.encode(np.asarray(im), target, opts))
+
+
+def _save_all(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    images = [im, *im.encoderinfo.get("append_images", [])]
+    frames = sum(getattr(frame, "n_frames", 1) for frame in images)
+    if frames > 1:
+        msg = f"NNC holds a single image; got {frames} frames"
+        raise ValueError(msg)
+    _save(im, fp, filename)
+
+
+Image.register_open(NncImageFile.format, NncImageFile, _accept)
+Image.register_save(NncImageFile.format, _save)
+Image.register_save_all(NncImageFile.format, _save_all)
+Image.register_extension(NncImageFile.format, ".nnc")
+Image.register_mime(NncImageFile.format, "image/x-nnc")

@@ -1,0 +1,174 @@
+"""Turn raw benchmark points into averaged curves, BD-rates, speed and memory tables.
+
+* Averaged curve of a codec on a set: for each quality setting, the mean
+  over images of bpp (and header-less bpp), PSNR (mean of per-image dB)
+  and MS-SSIM; a quality enters the curve only if *every* image of the set
+  has a point there (a failed image would bias the mean).
+* BD-rate (see :mod:`pillow_nnc.bench.bdrate`) on those averaged curves,
+  rate = bpp (or header-less bpp on thumbnail sets) and metric = PSNR (dB)
+  or MS-SSIM expressed in dB, ``-10 log10(1 - MS-SSIM)``, a monotone
+  change of axis that spreads the high-quality end where curves bunch up
+  near 1 (the usual practice; the raw values are plotted and tabulated).
+* Speed: mean over all points of the set (every image at every quality of
+  the codec's sweep) of the per-point median encode / decode time, and the
+  ratio of those means to JPEG's and AVIF's in the same run.
+* Memory: the per-codec peak RSS probes (see :func:`run.measure_memory`),
+  with the ratio of the peak to JPEG's and AVIF's peak.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from .bdrate import BDRateError, bd_rate
+from .codecs import NNC_NAMES
+
+METRICS = (("msssim", "msssim_db", "MS-SSIM"), ("psnr", "psnr", "PSNR"))
+
+
+def _mean(values: list[float | None]) -> float | None:
+    if not values or any(v is None or not math.isfinite(v) for v in values):
+        return None
+    return sum(values) / len(values)
+
+
+def msssim_db(value: float | None) -> float | None:
+    if value is None:
+        return None
+    return -10.0 * math.log10(max(1.0 - value, 1e-10))
+
+
+def curves(results: dict[str, Any]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """set -> codec -> averaged points sorted by quality."""
+    groups: dict[tuple[str, str, Any], list[dict]] = defaultdict(list)
+    for p in results["points"]:
+        groups[(p["set"], p["codec"], p["quality"])].append(p)
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for set_name, info in results["sets"].items():
+        n_images = len(info["images"])
+        per_codec: dict[str, list[dict[str, Any]]] = {}
+        for codec in results["run_codecs"]:
+            pts = []
+            qualities = sorted({q for (s, c, q) in groups if s == set_name and c == codec})
+            for q in qualities:
+                g = groups[(set_name, codec, q)]
+                if len({p["image"] for p in g}) != n_images:
+                    continue
+                ms = _mean([p["msssim"] for p in g])
+                pts.append({
+                    "quality": q, "n": len(g),
+                    "bytes": _mean([p["bytes"] for p in g]),
+                    "payload_bytes": _mean([p["payload_bytes"] for p in g]),
+                    "bpp": _mean([p["bpp"] for p in g]),
+                    "payload_bpp": _mean([p["payload_bpp"] for p in g]),
+                    "psnr": _mean([p["psnr"] for p in g]),
+                    "msssim": ms, "msssim_db": msssim_db(ms),
+                    "enc_s": _mean([p["enc_s"] for p in g]),
+                    "dec_s": _mean([p["dec_s"] for p in g]),
+                })
+            if pts:
+                per_codec[codec] = pts
+        out[set_name] = per_codec
+    return out
+
+
+def _bd(anchor: list[dict], test: list[dict], rate: str, metric: str) -> tuple[float | None, str | None]:
+    a = [(p[rate], p[metric]) for p in anchor if p[rate] is not None and p[metric] is not None]
+    t = [(p[rate], p[metric]) for p in test if p[rate] is not None and p[metric] is not None]
+    if not a or not t:
+        return None, f"no {rate} data"
+    try:
+        return bd_rate([x for x, _ in a], [y for _, y in a], [x for x, _ in t], [y for _, y in t]), None
+    except BDRateError as exc:
+        return None, str(exc)
+
+
+def rate_kinds(set_name: str) -> tuple[str, ...]:
+    return ("bpp",) if set_name == "kodak" else ("bpp", "payload_bpp")
+
+
+def bdrates(results: dict[str, Any], curve_data: dict) -> list[dict[str, Any]]:
+    """Each codec vs JPEG, and every NNC variant vs every other codec."""
+    rows = []
+    for set_name, per_codec in curve_data.items():
+        codecs = [c for c in results["run_codecs"] if c in per_codec]
+        pairs = []
+        if "jpeg" in per_codec:
+            pairs += [("vs_jpeg", "jpeg", c) for c in codecs if c != "jpeg"]
+        for nnc in (c for c in codecs if c in NNC_NAMES):
+            pairs += [("nnc_vs", other, nnc) for other in codecs if other != nnc]
+        for kind, anchor, test in pairs:
+            for rate in rate_kinds(set_name):
+                for _, key, _label in METRICS:
+                    value, error = _bd(per_codec[anchor], per_codec[test], rate, key)
+                    rows.append({
+                        "set": set_name, "kind": kind, "anchor": anchor, "test": test,
+                        "rate": rate, "metric": key, "bd_rate": value, "error": error,
+                    })
+    return rows
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+def speed(results: dict[str, Any]) -> list[dict[str, Any]]:
+    acc: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for p in results["points"]:
+        acc[(p["set"], p["codec"])].append(p)
+    rows = []
+    for set_name in results["sets"]:
+        means = {}
+        for codec in results["run_codecs"]:
+            pts = acc.get((set_name, codec))
+            if pts:
+                means[codec] = (
+                    len(pts),
+                    1000 * sum(p["enc_s"] for p in pts) / len(pts),
+                    1000 * sum(p["dec_s"] for p in pts) / len(pts),
+                )
+        for codec, (n, enc, dec) in means.items():
+            row = {"set": set_name, "codec": codec, "points": n, "enc_ms": enc, "dec_ms": dec}
+            for ref in ("jpeg", "avif"):
+                r = means.get(ref)
+                row[f"enc_vs_{ref}"] = _ratio(enc, r[1] if r else None)
+                row[f"dec_vs_{ref}"] = _ratio(dec, r[2] if r else None)
+            rows.append(row)
+    return rows
+
+
+def memory(results: dict[str, Any]) -> list[dict[str, Any]]:
+    by: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
+    for m in results.get("memory", []):
+        if m.get("peak_mib") is not None:
+            by[(m["set"], m["codec"])][m["mode"]] = m
+    rows = []
+    for set_name in results["sets"]:
+        for codec in results["run_codecs"]:
+            d = by.get((set_name, codec))
+            if not d:
+                continue
+            row: dict[str, Any] = {"set": set_name, "codec": codec}
+            for mode, short in (("encode", "enc"), ("decode", "dec")):
+                m = d.get(mode, {})
+                row[f"{short}_peak_mib"] = m.get("peak_mib")
+                row[f"{short}_delta_mib"] = m.get("delta_mib")
+                for ref in ("jpeg", "avif"):
+                    rm = by.get((set_name, ref), {}).get(mode, {})
+                    row[f"{short}_peak_vs_{ref}"] = _ratio(m.get("peak_mib"), rm.get("peak_mib"))
+            rows.append(row)
+    return rows
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    """Add ``curves``, ``bdrate``, ``speed`` and ``memory_summary`` to results."""
+    c = curves(results)
+    results["curves"] = c
+    results["bdrate"] = bdrates(results, c)
+    results["speed"] = speed(results)
+    results["memory_summary"] = memory(results)
+    return results

@@ -1,0 +1,163 @@
+"""Whole-file encoding and decoding: modes, alpha, metadata, rate control.
+
+This is the layer between the Pillow plugin and the model engines: it turns
+an image of any supported mode into the RGB the networks code (plus a
+losslessly coded alpha plane), maps ``quality`` onto the model's rate
+parameter, fits ``max_bytes`` budgets, and assembles the container.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import container, zoo
+from .alpha import decode_alpha, encode_alpha
+from .container import Header
+from .errors import NncError
+
+CODECS = ("transform",)
+DEFAULT_CODEC = "transform"
+DEFAULT_QUALITY = 75
+
+
+@dataclass
+class EncodeOptions:
+    """Validated ``save()`` options (see :func:`options_from`)."""
+
+    quality: int = DEFAULT_QUALITY
+    max_bytes: int | None = None
+    codec: str = DEFAULT_CODEC
+    exif: bytes | None = None
+    icc_profile: bytes | None = None
+    xmp: bytes | None = None
+
+
+def _int_option(name: str, value: object, lo: int, hi: int | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or (hi is not None and value > hi):
+        allowed = f"{lo}..{hi}" if hi is not None else f">= {lo}"
+        msg = f"nnc: {name} must be an integer in {allowed}, got {value!r}"
+        raise ValueError(msg)
+    return int(value)
+
+
+def _bytes_option(name: str, value: object) -> bytes | None:
+    if value is None or value == b"":
+        return None
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    if hasattr(value, "tobytes"):  # PIL.Image.Exif
+        return value.tobytes()
+    msg = f"nnc: {name} must be bytes, got {type(value).__name__}"
+    raise ValueError(msg)
+
+
+def options_from(params: dict) -> EncodeOptions:
+    """Validate the keyword arguments given to ``Image.save``.
+
+    Unknown keys are ignored, as Pillow does; a wrong value of a known key
+    raises ``ValueError`` naming the option and its allowed range.
+    """
+    opts = EncodeOptions()
+    if params.get("quality") is not None:
+        opts.quality = _int_option("quality", params["quality"], 1, 100)
+    if params.get("max_bytes") is not None:
+        opts.max_bytes = _int_option("max_bytes", params["max_bytes"], 1, None)
+    if params.get("codec") is not None:
+        if params["codec"] not in CODECS:
+            msg = f"nnc: codec must be one of {', '.join(CODECS)}, got {params['codec']!r}"
+            raise ValueError(msg)
+        opts.codec = params["codec"]
+    opts.exif = _bytes_option("exif", params.get("exif"))
+    if opts.exif and opts.exif.startswith(b"Exif\0\0"):
+        opts.exif = opts.exif[6:]
+    opts.icc_profile = _bytes_option("icc_profile", params.get("icc_profile"))
+    opts.xmp = _bytes_option("xmp", params.get("xmp"))
+    return opts
+
+
+def level_byte(quality: int) -> int:
+    """Monotonic map of quality 1..100 onto the model's rate byte 0..255."""
+    return round((quality - 1) / 99 * 255)
+
+
+def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
+    """A complete ``.nnc`` file for ``pixels`` ((H, W) or (H, W, C) uint8 in ``mode``)."""
+    if mode not in container.MODES:
+        msg = f"nnc: cannot encode mode {mode}"
+        raise ValueError(msg)
+    pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
+    height, width = pixels.shape[:2]
+    if not (1 <= width <= container.MAX_SIDE and 1 <= height <= container.MAX_SIDE):
+        msg = f"nnc: image size {width}x{height} is outside 1..{container.MAX_SIDE} per side"
+        raise ValueError(msg)
+    color = pixels[..., :1].repeat(3, 2) if mode in ("L", "LA") else pixels[..., :3]
+    alpha = encode_alpha(pixels[..., -1]) if mode in ("LA", "RGBA") else None
+    model_id = zoo.default_model(opts.codec)
+    engine = zoo.engine(model_id)
+    header = Header(
+        width=width, height=height, mode=mode, model_id=model_id,
+        exif=opts.exif, icc_profile=opts.icc_profile, xmp=opts.xmp, alpha=alpha,
+    )
+
+    features = engine.analyse(color)
+
+    def build(level: int) -> tuple[bytes, list[bytes]]:
+        header.codec_params, segments = engine.encode(features, level)
+        return container.encode_header(header), segments
+
+    if opts.max_bytes is None:
+        head, segments = build(level_byte(opts.quality))
+        return head + b"".join(container.frame_segments(head, segments))
+    return _fit(build, opts.max_bytes)
+
+
+def _fit(build, budget: int) -> bytes:
+    """Best file within ``budget`` bytes: the highest rate level whose full
+    file fits, else the longest segment prefix of the lowest level."""
+    lo, hi, best = 0, 255, None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        head, segments = build(mid)
+        data = head + b"".join(container.frame_segments(head, segments))
+        if len(data) <= budget:
+            best, lo = data, mid + 1
+        else:
+            hi = mid - 1
+    if best is not None:
+        return best
+    head, segments = build(0)
+    framed = container.frame_segments(head, segments)
+    size, keep = len(head), 0
+    while keep < len(framed) and size + len(framed[keep]) <= budget:
+        size += len(framed[keep])
+        keep += 1
+    if keep == 0:
+        msg = f"nnc: max_bytes={budget} is too small; the smallest file for this image is {len(head) + len(framed[0])} bytes"
+        raise ValueError(msg)
+    return head + b"".join(framed[:keep])
+
+
+def decode(header: Header, data: bytes, allow_truncated: bool = False) -> np.ndarray:
+    """Pixels ((H, W, C) uint8 in ``header.mode``) of a whole or truncated file."""
+    segments, _ = container.read_segments(data, header, allow_truncated=allow_truncated)
+    if not segments:
+        return np.zeros((header.height, header.width, len(header.mode)), np.uint8)
+    rgb = zoo.engine(header.model_id).decode(
+        header.codec_params, [s.data for s in segments], header.width, header.height
+    )
+    if header.mode in ("L", "LA"):
+        luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+        color = np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
+    else:
+        color = rgb
+    if header.mode in ("LA", "RGBA"):
+        if header.alpha is None:
+            msg = "nnc: alpha chunk missing"
+            raise NncError(msg)
+        alpha = decode_alpha(header.alpha, header.width, header.height)
+        color = np.concatenate([color, alpha[..., None]], axis=2)
+    return color

@@ -1,0 +1,137 @@
+"""Pixels <-> segments with the content-weighted transform codec.
+
+Payload (spec section "Transform codec payload"):
+
+* codec parameters, 2 bytes: ``level_byte`` (quality level = byte / 255 * 7)
+  and ``groups_per_segment``;
+* segment 0 starts with the hyper-latents ``z`` (each channel with its fixed
+  ladder rung) and the importance map (groups kept per latent position, one
+  table per integer quality level), then channel groups follow in order,
+  ``groups_per_segment`` per segment. Within a group, the latents of the
+  positions that keep that group are coded grouped by table (ladder rung,
+  from the integer hyper-synthesis), each in (channel, row, column) order.
+
+A file cut after any segment decodes with the missing groups set to zero.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from ..entropy import intnet
+from ..entropy.coder import Ladder, Reader, Writer
+from ..errors import NncError
+from ..models.tiling import tiled
+from ..models.transform import LEVELS, TransformCodec, pad_to
+
+# Below this many pixels the whole payload is one segment: each segment
+# costs 3 bytes of framing plus a few bytes of range-coder flush.
+SINGLE_SEGMENT_PIXELS = 256 * 256
+# Images larger than this (in pixels per side) run through the transforms in
+# overlapping tiles, which bounds memory.
+TILE = 1024
+
+
+class TransformEngine:
+    """A loaded transform model with its integer tables."""
+
+    family = "transform"
+
+    def __init__(self, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+        config = json.loads(metadata["config"])
+        self.model = TransformCodec(**config).eval()
+        floats = {k[6:]: v.float() for k, v in tensors.items() if k.startswith("float.")}
+        self.model.load_state_dict(floats)
+        self.int_params = {k[4:]: v for k, v in tensors.items() if k.startswith("int.")}
+        self.ladder = Ladder(tensors["ladder.freqs"].numpy(), tensors["ladder.radius"].numpy())
+        self.z_rungs = tensors["z.rungs"].numpy().astype(np.int64)
+        self.mask_freqs = tensors["mask.freqs"].numpy()
+        self.groups = self.model.groups
+        self.group_size = self.model.m // self.groups
+
+    # -- helpers shared by encoder and decoder ------------------------------
+    def _rungs(self, z: np.ndarray, h: int, w: int) -> np.ndarray:
+        idx = intnet.scale_indices(self.int_params, torch.from_numpy(z)[None])
+        return idx[0, :, :h, :w].numpy()
+
+    def _z_rungs(self, z_shape: tuple[int, ...]) -> np.ndarray:
+        return np.broadcast_to(self.z_rungs[:, None, None], z_shape)
+
+    def _group_select(self, levels: np.ndarray, g: int) -> np.ndarray:
+        """Boolean (M, h, w) selection of the latents of group ``g`` that are coded."""
+        sel = np.zeros((self.model.m, *levels.shape), bool)
+        sel[g * self.group_size : (g + 1) * self.group_size] = levels > g
+        return sel
+
+    def _mask_table(self, level: float) -> np.ndarray:
+        return self.mask_freqs[min(LEVELS - 1, round(level))]
+
+    # -- encoder ------------------------------------------------------------
+    @torch.no_grad()
+    def analyse(self, rgb: np.ndarray) -> torch.Tensor:
+        """Rate-independent analysis of an (H, W, 3) uint8 image, reused by
+        every :meth:`encode` of it (``max_bytes`` searches try many rates)."""
+        x = pad_to(torch.tensor(rgb).permute(2, 0, 1)[None].float() / 255, 16)
+        return tiled(self.model.g_a, x, tile=TILE, margin=64, scale=Fraction(1, 16))
+
+    @torch.no_grad()
+    def encode(self, features: torch.Tensor, level_byte: int) -> tuple[bytes, list[bytes]]:
+        """Codec parameters and segments at one rate level."""
+        level = level_byte / 255 * (LEVELS - 1)
+        q = torch.tensor([level], dtype=torch.float32)
+        y = features * self.model.gain(q)
+        kept = self.model.importance_of(y)
+        h, w = y.shape[-2:]
+        levels = kept[0, 0].ceil().clamp(1, self.groups).to(torch.int64).numpy()
+        z = self.model.h_a(pad_to(y, 4)).round().to(torch.int64).numpy()[0]
+        z = self.ladder.clip(z, self._z_rungs(z.shape))
+        rungs = self._rungs(z, h, w)
+        y_int = self.ladder.clip(y[0].round().to(torch.int64).numpy(), rungs)
+
+        per_segment = self.groups if h * w * 256 < SINGLE_SEGMENT_PIXELS else 1
+        segments = []
+        writer = Writer()
+        writer.encode_ladder(z.ravel(), self._z_rungs(z.shape).ravel(), self.ladder)
+        writer.encode(levels.ravel() - 1, self._mask_table(level))
+        for g in range(self.groups):
+            sel = self._group_select(levels, g)
+            writer.encode_ladder(y_int[sel], rungs[sel], self.ladder)
+            if (g + 1) % per_segment == 0 or g == self.groups - 1:
+                segments.append(writer.finish())
+                writer = Writer()
+        return bytes([level_byte, per_segment]), segments
+
+    # -- decoder ------------------------------------------------------------
+    @torch.no_grad()
+    def decode(self, params: bytes, segments: list[bytes], width: int, height: int) -> np.ndarray:
+        """(H, W, 3) uint8 image from the codec parameters and 1+ segments."""
+        if len(params) != 2 or not 1 <= params[1] <= self.groups:
+            msg = "nnc: bad transform codec parameters"
+            raise NncError(msg)
+        level_byte, per_segment = params
+        if len(segments) > -(-self.groups // per_segment):
+            msg = "nnc: more segments than channel groups"
+            raise NncError(msg)
+        level = level_byte / 255 * (LEVELS - 1)
+        h, w = -(-height // 16), -(-width // 16)
+        z_shape = (self.model.nz, -(-h // 4), -(-w // 4))
+        reader = Reader(segments[0])
+        z = reader.decode_ladder(self._z_rungs(z_shape), self.ladder)
+        levels = (reader.decode(h * w, self._mask_table(level)) + 1).reshape(h, w)
+        rungs = self._rungs(z, h, w)
+        y = np.zeros((self.model.m, h, w), np.float32)
+        for g in range(min(self.groups, len(segments) * per_segment)):
+            if g and g % per_segment == 0:
+                reader = Reader(segments[g // per_segment])
+            sel = self._group_select(levels, g)
+            y[sel] = reader.decode_ladder(rungs[sel], self.ladder)
+        q = torch.tensor([level], dtype=torch.float32)
+        y_scaled = torch.from_numpy(y)[None] * self.model.inv_gain(q)
+        x_hat = tiled(self.model.g_s, y_scaled, tile=TILE // 16, margin=4, scale=Fraction(16))
+        x_hat = (x_hat[0, :, :height, :width].clamp(0, 1) * 255).round().to(torch.uint8)
+        return x_hat.permute(1, 2, 0).numpy()
+

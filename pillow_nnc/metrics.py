@@ -1,0 +1,63 @@
+"""Image quality metrics (via pytorch-msssim) used by training, SABR-like
+rate control and the benchmarks.
+
+pytorch-msssim's public ``ms_ssim`` insists on five scales (sides > 160 px);
+training patches and thumbnails are smaller, so :func:`ms_ssim` drops the
+coarsest scales when the image is too small and renormalises the weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pytorch_msssim.ssim import _fspecial_gauss_1d, _ssim
+from torch.nn import functional as F
+
+_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+_WIN = 11
+
+
+def ms_ssim(x: torch.Tensor, y: torch.Tensor, levels: int | None = None) -> torch.Tensor:
+    """Per-image MS-SSIM of (B, C, H, W) tensors in [0, 1].
+
+    Uses all five scales when the image allows it (identical to the standard
+    definition), otherwise as many as fit; a single scale is plain SSIM.
+    """
+    side = min(x.shape[-2:])
+    fit = 1
+    while fit < 5 and side > (_WIN - 1) * 2**fit:
+        fit += 1
+    levels = min(levels or 5, fit)
+    if side < _WIN:
+        raise ValueError(f"image side {side} is below the {_WIN}-pixel SSIM window")
+    weights = x.new_tensor(_WEIGHTS[:levels])
+    weights = weights / weights.sum()
+    win = _fspecial_gauss_1d(_WIN, 1.5).to(x).repeat(x.shape[1], 1, 1, 1)
+    values = []
+    for i in range(levels):
+        ssim_c, cs = _ssim(x, y, data_range=1.0, win=win, size_average=False, K=(0.01, 0.03))
+        if i < levels - 1:
+            values.append(torch.relu(cs))
+            pad = [s % 2 for s in x.shape[2:]]
+            x = F.avg_pool2d(x, 2, padding=pad)
+            y = F.avg_pool2d(y, 2, padding=pad)
+    values.append(torch.relu(ssim_c))
+    stacked = torch.stack(values, 0)
+    return torch.prod(stacked ** weights.view(-1, 1, 1), 0).mean(1)
+
+
+def to_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 array to a (1, 3, H, W) float tensor in [0, 1]."""
+    return torch.from_numpy(np.array(pixels)).permute(2, 0, 1)[None].float() / 255
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB over all channels of two uint8 arrays."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def ms_ssim_rgb(a: np.ndarray, b: np.ndarray) -> float:
+    """MS-SSIM (RGB) of two uint8 (H, W, 3) arrays, as the benchmarks report it."""
+    with torch.no_grad():
+        return float(ms_ssim(to_tensor(a), to_tensor(b))[0])

@@ -1,0 +1,1 @@
+"""Training pipeline for the learned codecs (``python -m pillow_nnc.train``)."""

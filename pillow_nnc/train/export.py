@@ -1,0 +1,81 @@
+"""Turn a training checkpoint into a released weights file.
+
+``python -m pillow_nnc.train.export runs/transform/checkpoint.pt weights/x.safetensors``
+
+The file holds the float transforms in fp16 and everything the entropy
+decoder needs as integers: the integer hyper-synthesis, the Gaussian ladder
+tables, the rung of each hyper-latent channel and the importance-map tables
+(one per integer quality level, counted on the held-out training photos).
+No optimizer state, no pickle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from ..entropy import intnet
+from ..entropy.scales import LOG_STEP, NUM_SCALES, SCALE_MIN
+from ..entropy.tables import gaussian_tables, quantize_pmf
+from ..models.transform import LEVELS, TransformCodec
+from .data import is_validation, list_images, load_rgb, validation_crops
+from .loop import DEFAULT_DATA, to_batch
+
+
+@torch.no_grad()
+def mask_tables(model: TransformCodec, crops: torch.Tensor) -> np.ndarray:
+    """Integer frequencies of 'groups kept' per integer quality level."""
+    tables = []
+    for level in range(LEVELS):
+        _, kept = model.analysis(crops, torch.full((len(crops),), float(level)))
+        counts = np.bincount(kept.ceil().clamp(1, model.groups).long().ravel().numpy() - 1, minlength=model.groups)
+        tables.append(quantize_pmf(counts + 0.5))
+    return np.stack(tables)
+
+
+def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
+    state = torch.load(checkpoint, weights_only=False)
+    model = TransformCodec(**state["config"]).eval()
+    model.load_state_dict(state["model"])
+    # The float h_s is not used for coding (its integer twin is), but keeps
+    # the release a complete starting point for further training.
+    tensors = {f"float.{k}": v.half().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({f"int.{k}": v.contiguous() for k, v in intnet.quantize(model.h_s).items()})
+    freqs, radius = gaussian_tables()
+    tensors["ladder.freqs"] = torch.from_numpy(freqs)
+    tensors["ladder.radius"] = torch.from_numpy(radius)
+    z_rung = ((model.z_log_scale.detach().double() - math.log(SCALE_MIN)) / LOG_STEP).round()
+    tensors["z.rungs"] = z_rung.clamp(0, NUM_SCALES - 1).to(torch.int32)
+    paths = [p for p in list_images(data) if is_validation(p, data)]
+    crops = to_batch(validation_crops([load_rgb(p, 512) for p in paths]))
+    tensors["mask.freqs"] = torch.from_numpy(mask_tables(model, crops))
+    metadata = {
+        "family": "transform",
+        "name": name,
+        "config": json.dumps(state["config"]),
+        "training": json.dumps({"step": state["step"], "cpu_hours": state["cpu_seconds"] / 3600}),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out), metadata)
+    return hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("checkpoint", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--name", required=True, help="human-readable model name recorded in the file")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    args = ap.parse_args()
+    print(export(args.checkpoint, args.out, args.name, args.data))
+
+
+if __name__ == "__main__":
+    main()

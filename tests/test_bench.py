@@ -1,0 +1,232 @@
+"""The benchmark harness (python -m pillow_nnc.bench) on two tiny generated images."""
+
+import binascii
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pillow_nnc.bench import cli
+from pillow_nnc.bench import codecs as bench_codecs
+from pillow_nnc.bench import run as bench_run
+from pillow_nnc.bench.codecs import Codec, jpeg_payload, nnc_payload, webp_payload
+
+POINT_KEYS = {"codec", "set", "image", "quality", "width", "height", "bytes", "payload_bytes",
+              "bpp", "payload_bpp", "psnr", "msssim", "enc_s", "dec_s"}
+
+
+def _smooth(w: int, h: int, phase: float) -> Image.Image:
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    r = 128 + 90 * np.sin(x / 7 + phase) * np.cos(y / 9)
+    g = 255 * x / (w - 1)
+    b = 128 + 100 * np.cos((x + y) / 11 - phase)
+    return Image.fromarray(np.clip(np.stack([r, g, b], -1), 0, 255).astype(np.uint8), "RGB")
+
+
+@pytest.fixture(scope="module")
+def image_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("kodak")
+    _smooth(48, 40, 0.0).save(d / "img01.png")
+    _smooth(40, 48, 1.3).save(d / "img02.png")
+    (d / "notes.txt").write_text("not an image")
+    return d
+
+
+@pytest.fixture(scope="module")
+def quick_run(image_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    argv = ["--kodak", str(image_dir), "--out", str(out), "--codecs", "jpeg,webp",
+            "--sets", "kodak,thumb32", "--quick"]
+    assert cli.main(argv) == 0
+    return out, json.loads((out / "results.json").read_text())
+
+
+def test_results_json_structure(quick_run):
+    out, res = quick_run
+    assert res["meta"]["complete"] is True
+    assert res["meta"]["quick"] is True and res["meta"]["repeats"] == 1
+    assert "--codecs jpeg,webp" in res["meta"]["command"]
+    assert res["run_codecs"] == ["jpeg", "webp"]
+    assert set(res["sets"]) == {"kodak", "thumb32"}
+    assert res["sets"]["kodak"]["images"] == ["img01", "img02"]
+    assert res["errors"] == []
+    # 2 codecs x 2 sets x 2 images x 3 quick qualities
+    assert len(res["points"]) == 24
+    for p in res["points"]:
+        assert POINT_KEYS <= set(p)
+        assert p["codec"] in ("jpeg", "webp")
+        assert 0 < p["msssim"] <= 1 and p["psnr"] > 10
+        assert p["enc_s"] > 0 and p["dec_s"] > 0
+        if p["set"] == "thumb32":
+            assert (p["width"], p["height"]) == (32, 32)
+    for set_name in ("kodak", "thumb32"):
+        for codec in ("jpeg", "webp"):
+            curve = res["curves"][set_name][codec]
+            assert [c["quality"] for c in curve] == list(res["codecs"][codec]["qualities"])
+    bd = [r for r in res["bdrate"] if r["kind"] == "vs_jpeg"]
+    assert {(r["set"], r["rate"], r["metric"]) for r in bd} == {
+        ("kodak", "bpp", "msssim_db"), ("kodak", "bpp", "psnr"),
+        ("thumb32", "bpp", "msssim_db"), ("thumb32", "bpp", "psnr"),
+        ("thumb32", "payload_bpp", "msssim_db"), ("thumb32", "payload_bpp", "psnr"),
+    }
+    for r in bd:
+        assert r["anchor"] == "jpeg" and r["test"] == "webp"
+        assert (r["bd_rate"] is None) == (r["error"] is not None)
+    speed = {(r["set"], r["codec"]): r for r in res["speed"]}
+    assert speed[("kodak", "jpeg")]["enc_vs_jpeg"] == pytest.approx(1.0)
+    assert speed[("kodak", "webp")]["enc_vs_avif"] is None  # AVIF not in this run
+    mem = {(r["set"], r["codec"], r["mode"]): r for r in res["memory"]}
+    assert len(mem) == 8
+    for r in mem.values():
+        assert r["peak_mib"] > 5 and r["delta_mib"] >= 0 and "error" not in r
+
+
+def test_bpp_is_computed_from_real_file_sizes(quick_run, image_dir):
+    _, res = quick_run
+    src = {n: Image.open(image_dir / f"{n}.png").convert("RGB") for n in ("img01", "img02")}
+    params = {"jpeg": ("JPEG", {"subsampling": 2, "optimize": True}), "webp": ("WEBP", {"method": 6})}
+    for p in res["points"]:
+        assert p["bpp"] == pytest.approx(8 * p["bytes"] / (p["width"] * p["height"]))
+        assert p["payload_bpp"] == pytest.approx(8 * p["payload_bytes"] / (p["width"] * p["height"]))
+        assert 0 < p["payload_bytes"] < p["bytes"]
+        if p["set"] == "kodak":  # re-encode: the recorded size is the real file size
+            fmt, kw = params[p["codec"]]
+            buf = io.BytesIO()
+            src[p["image"]].save(buf, format=fmt, quality=p["quality"], **kw)
+            assert p["bytes"] == len(buf.getvalue())
+
+
+def test_markdown_and_plots_exist(quick_run):
+    out, res = quick_run
+    md = (out / "results.md").read_text()
+    assert res["meta"]["command"] in md and res["meta"]["date"] in md
+    assert "BD-rate vs JPEG" in md and "header-less" in md
+    assert "### Speed" in md and "### Peak memory" in md
+    for set_name in ("kodak", "thumb32"):
+        png = out / f"rd_{set_name}.png"
+        assert png.stat().st_size > 1000
+        with Image.open(png) as im:
+            assert im.format == "PNG"
+        assert f"rd_{set_name}.png" in md
+    assert cli.main(["report", "--out", str(out), "--no-plots"]) == 0
+    assert (out / "results.md").read_text().startswith("# pillow_nnc benchmark")
+
+
+def test_failing_codec_is_recorded_and_skipped(image_dir, tmp_path, monkeypatch):
+    real = bench_codecs.get_codecs
+
+    def with_broken(threads=1):
+        reg = real(threads)
+        broken = Codec("broken", "Broken", "JPEG", {}, (10, 50), (10, 50), (1, 100), "none", "raises",
+                       "none", None, None)
+
+        def boom(img, quality):
+            raise RuntimeError("encoder exploded")
+
+        broken.encode = boom
+        flaky = Codec("flaky", "Flaky", "JPEG", {}, (10, 20, 60), (10, 20, 60), (1, 100), "libjpeg", "fails at q>50",
+                      "none", jpeg_payload, None)
+        good_encode = flaky.encode
+
+        def sometimes(img, quality):
+            if quality > 50:
+                raise ValueError("quality too high")
+            return good_encode(img, quality)
+
+        flaky.encode = sometimes
+        reg["broken"] = broken
+        reg["flaky"] = flaky
+        return reg
+
+    monkeypatch.setattr(bench_run, "get_codecs", with_broken)
+    cfg = bench_run.Config(kodak=image_dir, out=tmp_path, codecs=["broken", "jpeg", "flaky"], sets=["thumb32"],
+                           quick=True, repeats=1, memory=False, plots=False, progress=False)
+    res = bench_run.run(cfg)
+    stages = {(e["codec"], e["stage"]) for e in res["errors"]}
+    assert ("broken", "warmup") in stages
+    assert ("flaky", "point") in stages
+    assert all("quality too high" in e["error"] for e in res["errors"] if e["codec"] == "flaky")
+    assert any("encoder exploded" in e["error"] for e in res["errors"])
+    assert {p["codec"] for p in res["points"]} == {"jpeg", "flaky"}
+    assert {p["quality"] for p in res["points"] if p["codec"] == "flaky"} == {10, 20}
+    assert json.loads((tmp_path / "results.json").read_text())["meta"]["complete"]
+
+
+def test_jpeg_payload_is_scan_data():
+    buf = io.BytesIO()
+    _smooth(48, 40, 0.5).save(buf, format="JPEG", quality=50, subsampling=2, optimize=True)
+    data = buf.getvalue()
+    sos = data.index(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")
+    assert data.endswith(b"\xff\xd9")
+    assert jpeg_payload(data) == len(data) - 2 - start
+
+
+def test_webp_payload_is_vp8_chunk():
+    buf = io.BytesIO()
+    _smooth(48, 40, 0.5).save(buf, format="WEBP", quality=50, method=6)
+    data = buf.getvalue()
+    assert data[12:16] == b"VP8 "
+    size = int.from_bytes(data[16:20], "little")
+    assert webp_payload(data) == size == len(data) - 20 - (size & 1)
+
+
+def test_nnc_payload_follows_the_container_spec():
+    head = b"\x89NNC" + bytes([1, 2, 31, 31, 0, 2, 7, 7])  # RGB 32x32, model 0, 2 codec-param bytes
+    seg1 = bytes([3]) + b"abc"
+    seg1 += binascii.crc_hqx(head + seg1, 0).to_bytes(2, "big")
+    seg2 = bytes([0x80, 0x01]) + bytes(128)
+    seg2 += binascii.crc_hqx(head + seg1 + seg2, 0).to_bytes(2, "big")
+    assert nnc_payload(head + seg1 + seg2) == 3 + 128
+    ext = b"\x89NNC" + bytes([1, 2 | 4, 31, 31, 0, 0]) + bytes([0x01, 2]) + b"II" + b"\x00"
+    ext += binascii.crc_hqx(ext, 0).to_bytes(2, "big")
+    seg = bytes([1, 0x55]) + b"\x00\x00"
+    assert nnc_payload(ext + seg) == 1
+    with pytest.raises(ValueError):
+        nnc_payload(head + seg1[:-1])
+
+
+def test_visual_sheet(image_dir, tmp_path):
+    out = tmp_path / "sheet.png"
+    argv = ["visual", "--kodak", str(image_dir), "--image", "img01", "--bytes", "400",
+            "--codecs", "jpeg,webp", "--crop-size", "32", "--zoom", "2", "--out", str(out)]
+    assert cli.main(argv) == 0
+    with Image.open(out) as im:
+        assert im.format == "PNG" and im.width > 3 * 64
+    from pillow_nnc.bench.visual import find_quality
+
+    img = Image.open(image_dir / "img01.png").convert("RGB")
+    reg = bench_codecs.get_codecs()
+    found = find_quality(reg["jpeg"], img, 400, 1, 95)
+    assert len(found["data"]) <= 400 and not found["over_budget"]
+    bigger = [q for q in range(found["quality"] + 1, 96) if len(reg["jpeg"].encode(img, q)) <= 400]
+    assert not bigger or len(reg["jpeg"].encode(img, max(bigger))) <= len(found["data"]) + 40
+
+
+def test_help_exits_cleanly(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    assert "--codecs" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["--codecs", "nope"])
+
+
+def test_nnc_quick_if_registered(image_dir, tmp_path):
+    pillow_nnc = pytest.importorskip("pillow_nnc")  # noqa: F841
+    Image.init()
+    if "NNC" not in Image.SAVE:
+        pytest.skip('format "NNC" is not registered')
+    argv = ["--kodak", str(image_dir), "--out", str(tmp_path), "--codecs", "jpeg,nnc",
+            "--sets", "thumb32", "--quick", "--no-memory", "--no-plots"]
+    cli.main(argv)
+    res = json.loads((tmp_path / "results.json").read_text())
+    assert res["meta"]["complete"]
+    nnc_points = [p for p in res["points"] if p["codec"] == "nnc"]
+    nnc_errors = [e for e in res["errors"] if e["codec"] == "nnc"]
+    assert nnc_points or nnc_errors  # measured, or failed and recorded
+    for p in nnc_points:
+        assert math.isfinite(p["bpp"]) and p["bpp"] == pytest.approx(8 * p["bytes"] / 1024)
