@@ -197,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     rate = enc.add_mutually_exclusive_group()
     rate.add_argument("--quality", "-q", type=_ranged(1, 100), default=75, help="1-100 (default 75)")
     rate.add_argument("--max-bytes", type=_ranged(1, None), help="largest file size allowed, in bytes")
-    enc.add_argument("--codec", choices=["transform"], help="model family (default: best for the image)")
+    enc.add_argument("--codec", choices=["transform", "recurrent"], help="model family (default: transform)")
     enc.add_argument("--force", "-f", action="store_true", help="replace existing outputs")
     enc.set_defaults(func=cmd_encode)
     dec = sub.add_parser("decode", help=".nnc to an image (format from the output extension, default PNG)")

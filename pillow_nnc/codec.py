@@ -17,7 +17,7 @@ from .alpha import decode_alpha, encode_alpha
 from .container import Header
 from .errors import NncError
 
-CODECS = ("transform",)
+CODECS = ("transform", "recurrent")
 DEFAULT_CODEC = "transform"
 DEFAULT_QUALITY = 75
 
@@ -70,6 +70,9 @@ def options_from(params: dict) -> EncodeOptions:
         if params["codec"] not in CODECS:
             msg = f"nnc: codec must be one of {', '.join(CODECS)}, got {params['codec']!r}"
             raise ValueError(msg)
+        if params["codec"] not in zoo.families():
+            msg = f"nnc: codec {params['codec']!r} has no released model yet (available: {', '.join(zoo.families())})"
+            raise ValueError(msg)
         opts.codec = params["codec"]
     opts.exif = _bytes_option("exif", params.get("exif"))
     if opts.exif and opts.exif.startswith(b"Exif\0\0"):
@@ -77,11 +80,6 @@ def options_from(params: dict) -> EncodeOptions:
     opts.icc_profile = _bytes_option("icc_profile", params.get("icc_profile"))
     opts.xmp = _bytes_option("xmp", params.get("xmp"))
     return opts
-
-
-def level_byte(quality: int) -> int:
-    """Monotonic map of quality 1..100 onto the model's rate byte 0..255."""
-    return round((quality - 1) / 99 * 255)
 
 
 def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
@@ -110,7 +108,7 @@ def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
         return container.encode_header(header), segments
 
     if opts.max_bytes is None:
-        head, segments = build(level_byte(opts.quality))
+        head, segments = build(engine.level_of(opts.quality))
         return head + b"".join(container.frame_segments(head, segments))
     return _fit(build, opts.max_bytes)
 

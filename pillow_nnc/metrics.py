@@ -20,8 +20,10 @@ _WIN = 11
 def ms_ssim(x: torch.Tensor, y: torch.Tensor, levels: int | None = None) -> torch.Tensor:
     """Per-image MS-SSIM of (B, C, H, W) tensors in [0, 1].
 
-    Uses all five scales when the image allows it (identical to the standard
-    definition), otherwise as many as fit; a single scale is plain SSIM.
+    Uses all five scales when the image allows it (the standard definition,
+    except that per-scale terms are floored at 1e-4 instead of 0, which only
+    matters for garbage images and keeps training gradients finite),
+    otherwise as many as fit; a single scale is plain SSIM.
     """
     side = min(x.shape[-2:])
     fit = 1
@@ -37,11 +39,11 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, levels: int | None = None) -> torc
     for i in range(levels):
         ssim_c, cs = _ssim(x, y, data_range=1.0, win=win, size_average=False, K=(0.01, 0.03))
         if i < levels - 1:
-            values.append(torch.relu(cs))
+            values.append(cs.clamp_min(1e-4))
             pad = [s % 2 for s in x.shape[2:]]
             x = F.avg_pool2d(x, 2, padding=pad)
             y = F.avg_pool2d(y, 2, padding=pad)
-    values.append(torch.relu(ssim_c))
+    values.append(ssim_c.clamp_min(1e-4))
     stacked = torch.stack(values, 0)
     return torch.prod(stacked ** weights.view(-1, 1, 1), 0).mean(1)
 

@@ -31,6 +31,8 @@ CUSTOM_BASE = 1 << 20
 class Engine(Protocol):
     family: str
 
+    def level_of(self, quality: int) -> int: ...
+
     def analyse(self, rgb: np.ndarray) -> object: ...
 
     def encode(self, features: object, level_byte: int) -> tuple[bytes, list[bytes]]: ...
@@ -52,9 +54,17 @@ def released() -> dict[int, dict]:
     return {entry["id"]: entry for entry in data["models"]}
 
 
+def _defaults() -> dict[str, int]:
+    return json.loads((_weights_dir() / "models.json").read_text())["default"]
+
+
+def families() -> list[str]:
+    """Model families with a released default model."""
+    return sorted(_defaults())
+
+
 def default_model(family: str) -> int:
-    data = json.loads((_weights_dir() / "models.json").read_text())
-    return data["default"][family]
+    return _defaults()[family]
 
 
 _custom: dict[int, Path] = {}

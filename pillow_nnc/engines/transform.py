@@ -50,6 +50,9 @@ class TransformEngine:
         self.ladder = Ladder(tensors["ladder.freqs"].numpy(), tensors["ladder.radius"].numpy())
         self.z_rungs = tensors["z.rungs"].numpy().astype(np.int64)
         self.mask_freqs = tensors["mask.freqs"].numpy()
+        # quality 1..100 -> rate byte, calibrated at export so that quality Q
+        # gives about the MS-SSIM of JPEG quality Q (monotonic).
+        self.quality_levels = json.loads(metadata["quality_levels"])
         self.groups = self.model.groups
         self.group_size = self.model.m // self.groups
 
@@ -70,6 +73,9 @@ class TransformEngine:
     def _mask_table(self, level: float) -> np.ndarray:
         return self.mask_freqs[min(LEVELS - 1, round(level))]
 
+    def level_of(self, quality: int) -> int:
+        return self.quality_levels[quality - 1]
+
     # -- encoder ------------------------------------------------------------
     @torch.no_grad()
     def analyse(self, rgb: np.ndarray) -> torch.Tensor:
@@ -84,7 +90,7 @@ class TransformEngine:
         level = level_byte / 255 * (LEVELS - 1)
         q = torch.tensor([level], dtype=torch.float32)
         y = features * self.model.gain(q)
-        kept = self.model.importance_of(y)
+        kept = self.model.importance_of(y, q)
         h, w = y.shape[-2:]
         levels = kept[0, 0].ceil().clamp(1, self.groups).to(torch.int64).numpy()
         z = self.model.h_a(pad_to(y, 4)).round().to(torch.int64).numpy()[0]

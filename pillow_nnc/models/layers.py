@@ -23,7 +23,7 @@ class GDN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         channels = x.shape[1]
         gamma = self.gamma.abs().view(channels, channels, 1, 1)
-        beta = self.beta.abs() + 1e-6
+        beta = self.beta.abs() + 1e-3  # bounded away from 0: no blow-up of x / norm
         norm = F.conv2d(x.abs(), gamma, beta)
         return x * norm if self.inverse else x / norm
 

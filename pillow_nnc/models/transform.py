@@ -83,11 +83,19 @@ class TransformCodec(nn.Module):
     def analysis(self, x: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Gained latents and importance (groups kept, continuous in [1, G])."""
         y = self.g_a(x) * self.gain(q)
-        return y, self.importance_of(y)
+        return y, self.importance_of(y, q)
 
-    def importance_of(self, y: torch.Tensor) -> torch.Tensor:
-        """Groups kept per latent position, continuous in [1, G]."""
-        return 1 + torch.sigmoid(self.importance(y)) * (self.groups - 1)
+    def importance_of(self, y: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+        """Groups kept per latent position, continuous in [floor(q), G].
+
+        The importance map chooses between a floor that rises with the
+        quality level (1 group at level 0, G/2 at the top) and all G groups.
+        Without the floor the map collapsed to one group early in training,
+        when the decoder could not yet use the later groups, and never
+        recovered (observed); starting with all groups on diverged.
+        """
+        floor = 1 + (self.groups / 2 - 1) * q.view(-1, 1, 1, 1) / (LEVELS - 1)
+        return floor + torch.sigmoid(self.importance(y)) * (self.groups - floor)
 
     def group_mask(self, kept: torch.Tensor, cap: torch.Tensor | None = None) -> torch.Tensor:
         """Channel mask from the importance map, hard forward, soft gradient."""
@@ -116,7 +124,9 @@ class TransformCodec(nn.Module):
         z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
         z_hat = z + (z.round() - z).detach()
         z_bits = _gauss_bits(z_noisy, self.z_log_scale.exp().view(1, -1, 1, 1)).sum((1, 2, 3))
-        scales = self.log_scales(z_hat).float().exp().clamp(SCALE_MIN, SCALE_MAX)
+        # Clamp the log before exp: exp overflowing to inf makes the clamp's
+        # backward 0 * inf = NaN.
+        scales = self.log_scales(z_hat).float().clamp(math.log(SCALE_MIN), math.log(SCALE_MAX)).exp()
         y = y.float()
         y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
         y_bits = (_gauss_bits(y_noisy, scales) * mask).sum((1, 2, 3))

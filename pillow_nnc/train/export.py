@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
+from ..engines.transform import TransformEngine
 from ..entropy import intnet
 from ..entropy.scales import LOG_STEP, NUM_SCALES, SCALE_MIN
 from ..entropy.tables import gaussian_tables, quantize_pmf
+from ..metrics import ms_ssim_rgb
 from ..models.transform import LEVELS, TransformCodec
 from .data import is_validation, list_images, load_rgb, validation_crops
 from .loop import DEFAULT_DATA, to_batch
@@ -40,6 +44,35 @@ def mask_tables(model: TransformCodec, crops: torch.Tensor) -> np.ndarray:
     return np.stack(tables)
 
 
+def _msssim_db(values: list[float]) -> float:
+    return float(np.mean([-10 * math.log10(max(1e-10, 1 - v)) for v in values]))
+
+
+def quality_levels(engine: TransformEngine, images: list[np.ndarray]) -> list[int]:
+    """Rate byte for each quality 1..100: the lowest level whose mean MS-SSIM
+    (dB) on the held-out crops reaches that of JPEG (4:2:0) at the same quality."""
+    grid = list(range(0, 256, 15))
+    features = [engine.analyse(im) for im in images]
+    nnc = []
+    for level in grid:
+        scores = []
+        for im, f in zip(images, features):
+            params, segments = engine.encode(f, level)
+            scores.append(ms_ssim_rgb(im, engine.decode(params, segments, im.shape[1], im.shape[0])))
+        nnc.append(_msssim_db(scores))
+    levels = []
+    for quality in range(1, 101):
+        scores = []
+        for im in images:
+            buf = io.BytesIO()
+            Image.fromarray(im).save(buf, format="JPEG", quality=quality, subsampling=2)
+            scores.append(ms_ssim_rgb(im, np.asarray(Image.open(buf).convert("RGB"))))
+        target = _msssim_db(scores)
+        level = round(np.interp(target, nnc, grid)) if target > nnc[0] else 0
+        levels.append(max(levels[-1] if levels else 0, min(255, level)))
+    return levels
+
+
 def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
     state = torch.load(checkpoint, weights_only=False)
     model = TransformCodec(**state["config"]).eval()
@@ -54,9 +87,12 @@ def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
     z_rung = ((model.z_log_scale.detach().double() - math.log(SCALE_MIN)) / LOG_STEP).round()
     tensors["z.rungs"] = z_rung.clamp(0, NUM_SCALES - 1).to(torch.int32)
     paths = [p for p in list_images(data) if is_validation(p, data)]
-    crops = to_batch(validation_crops([load_rgb(p, 512) for p in paths]))
+    raw = validation_crops([load_rgb(p, 512) for p in paths])
+    crops = to_batch(raw)
     tensors["mask.freqs"] = torch.from_numpy(mask_tables(model, crops))
+    engine = TransformEngine(tensors, {"config": json.dumps(state["config"]), "quality_levels": "[]"})
     metadata = {
+        "quality_levels": json.dumps(quality_levels(engine, list(raw))),
         "family": "transform",
         "name": name,
         "config": json.dumps(state["config"]),

@@ -39,7 +39,11 @@ def lambda_of(q: torch.Tensor) -> torch.Tensor:
 
 
 def distortion(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    x_hat = x_hat.float().clamp(0, 1)
+    # Clamped to [0, 1] with a straight-through gradient: a plain clamp has no
+    # gradient outside the range, and a model whose output leaves it early
+    # never comes back (observed); no clamp lets the IGDN layers blow up.
+    x_hat = x_hat.float()
+    x_hat = x_hat + (x_hat.clamp(0, 1) - x_hat).detach()
     mse = ((x_hat - x) ** 2).mean((1, 2, 3))
     return (1 - ms_ssim(x_hat, x, levels=4)) + MSE_WEIGHT * mse
 
@@ -56,13 +60,13 @@ def validate(model: TransformCodec, crops: torch.Tensor) -> dict:
     curve = []
     for level in range(LEVELS):
         q = torch.full((crops.shape[0],), float(level))
-        bpps, msss, psnrs = [], [], []
+        bpps, msss, psnrs, groups = [], [], [], []
         for i in range(0, crops.shape[0], 8):
             x = crops[i : i + 8]
             y, kept = model.analysis(x, q[: len(x)])
             mask = model.group_mask(kept)
             z_hat = model.h_a(y).round()
-            scales = model.log_scales(z_hat).exp().clamp(0.11, 64)
+            scales = model.log_scales(z_hat).clamp(math.log(0.11), math.log(64)).exp()
             bits = (_gauss_bits(y.round(), scales) * mask).sum((1, 2, 3))
             bits += _gauss_bits(z_hat, model.z_log_scale.exp().view(1, -1, 1, 1)).sum((1, 2, 3))
             x_hat = model.synthesis(y.round() * mask, q[: len(x)]).clamp(0, 1)
@@ -70,7 +74,8 @@ def validate(model: TransformCodec, crops: torch.Tensor) -> dict:
             bpps += (bits / (x.shape[2] * x.shape[3])).tolist()
             msss += ms_ssim(x_hat, x).tolist()
             psnrs += (-10 * torch.log10(((x_hat - x) ** 2).mean((1, 2, 3)))).tolist()
-        curve.append((float(np.mean(bpps)), float(np.mean(msss)), float(np.mean(psnrs))))
+            groups += kept.ceil().clamp(1, model.groups).mean((1, 2, 3)).tolist()
+        curve.append((float(np.mean(bpps)), float(np.mean(msss)), float(np.mean(psnrs)), float(np.mean(groups))))
     model.train()
     at = {}
     xs = [c[0] for c in curve]
@@ -144,10 +149,12 @@ def main(argv: list[str] | None = None) -> None:
 
     last_ckpt = time.time()
     running = []
+    skipped = 0
     while step < args.steps:
         t = time.time()
         for group in opt.param_groups:
-            group["lr"] = args.lr if step < args.decay_at else args.lr / 10
+            warmup = min(1.0, (step + 1) / 500)  # the transforms diverged without it (observed)
+            group["lr"] = warmup * (args.lr if step < args.decay_at else args.lr / 10)
         x = to_batch(sampler.batch(args.batch))
         q = torch.rand(args.batch) * (LEVELS - 1)
         cap = None
@@ -159,8 +166,15 @@ def main(argv: list[str] | None = None) -> None:
         bpp = bits / (args.patch**2)
         loss = (lambda_of(q) * d + bpp).mean()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if torch.isfinite(loss):
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if not torch.isfinite(loss) or not torch.isfinite(grad_norm):
+            skipped += 1
+            if skipped > 50:
+                sys.exit(f"step {step}: 50 non-finite losses or gradients in a row; resume from the last checkpoint")
+            continue
+        skipped = 0
         opt.step()
         step += 1
         cpu_seconds += (time.time() - t) * args.threads
