@@ -8,6 +8,7 @@ parameter, fits ``max_bytes`` budgets, and assembles the container.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,40 +104,38 @@ def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
 
     features = engine.analyse(color)
 
-    def build(level: int) -> tuple[bytes, list[bytes]]:
+    def build(level: int) -> list[bytes]:
+        """The file at one rate level, as header + framed segments."""
         header.codec_params, segments = engine.encode(features, level)
-        return container.encode_header(header), segments
+        head = container.encode_header(header)
+        return [head, *container.frame_segments(head, segments)]
 
     if opts.max_bytes is None:
-        head, segments = build(engine.level_of(opts.quality))
-        return head + b"".join(container.frame_segments(head, segments))
+        return b"".join(build(engine.level_of(opts.quality)))
     return _fit(build, opts.max_bytes)
 
 
-def _fit(build, budget: int) -> bytes:
+def _fit(build: Callable[[int], list[bytes]], budget: int) -> bytes:
     """Best file within ``budget`` bytes: the highest rate level whose full
     file fits, else the longest segment prefix of the lowest level."""
     lo, hi, best = 0, 255, None
     while lo <= hi:
         mid = (lo + hi) // 2
-        head, segments = build(mid)
-        data = head + b"".join(container.frame_segments(head, segments))
+        data = b"".join(build(mid))
         if len(data) <= budget:
             best, lo = data, mid + 1
         else:
             hi = mid - 1
     if best is not None:
         return best
-    head, segments = build(0)
-    framed = container.frame_segments(head, segments)
-    size, keep = len(head), 0
-    while keep < len(framed) and size + len(framed[keep]) <= budget:
-        size += len(framed[keep])
+    parts = build(0)
+    keep = 1
+    while keep < len(parts) and sum(map(len, parts[: keep + 1])) <= budget:
         keep += 1
-    if keep == 0:
-        msg = f"nnc: max_bytes={budget} is too small; the smallest file for this image is {len(head) + len(framed[0])} bytes"
+    if keep == 1:
+        msg = f"nnc: max_bytes={budget} is too small; the smallest file for this image is {len(parts[0]) + len(parts[1])} bytes"
         raise ValueError(msg)
-    return head + b"".join(framed[:keep])
+    return b"".join(parts[:keep])
 
 
 def decode(header: Header, data: bytes, allow_truncated: bool = False) -> np.ndarray:

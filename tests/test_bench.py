@@ -183,9 +183,10 @@ def test_nnc_payload_follows_the_container_spec():
     assert nnc_payload(head + seg1 + seg2) == 3 + 128
     ext = b"\x89NNC" + bytes([1, 2 | 4, 31, 31, 0, 0]) + bytes([0x01, 2]) + b"II" + b"\x00"
     ext += binascii.crc_hqx(ext, 0).to_bytes(2, "big")
-    seg = bytes([1, 0x55]) + b"\x00\x00"
+    seg = bytes([1, 0x55])
+    seg += binascii.crc_hqx(ext + seg, 0).to_bytes(2, "big")
     assert nnc_payload(ext + seg) == 1
-    with pytest.raises(ValueError):
+    with pytest.raises(OSError):
         nnc_payload(head + seg1[:-1])
 
 

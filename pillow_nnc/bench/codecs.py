@@ -174,51 +174,15 @@ def avif_payload(data: bytes) -> int:
     return total
 
 
-def _varint(data: bytes, i: int, max_len: int) -> tuple[int, int]:
-    value = shift = 0
-    for k in range(max_len):
-        if i + k >= len(data):
-            raise ValueError("truncated varint")
-        b = data[i + k]
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return value, i + k + 1
-    raise ValueError("varint too long")
-
-
 def nnc_payload(data: bytes) -> int:
-    """Sum of the segment payloads of an ``.nnc`` v1 file (spec/nnc-format.md section 3)."""
-    if data[:4] != b"\x89NNC":
-        raise ValueError("not an .nnc file")
-    if data[4] != 1:
-        raise ValueError(f".nnc version {data[4]} not understood")
-    flags = data[5]
-    i = 6
-    for max_len in (3, 3, 3):  # width-1, height-1, model id
-        _, i = _varint(data, i, max_len)
-    p, i = _varint(data, i, 1)
-    i += p  # codec parameters
-    if flags & 0x04:  # extension block: chunks, 0x00 terminator, header CRC
-        while True:
-            if i >= len(data):
-                raise ValueError("truncated extension block")
-            kind = data[i]
-            i += 1
-            if kind == 0:
-                break
-            length, i = _varint(data, i, 4)
-            i += length
-        i += 2
-    total = segments = 0
-    while i < len(data):
-        length, i = _varint(data, i, 5)
-        total += length
-        segments += 1
-        i += length + 2  # payload, running CRC
-    if not segments or i != len(data):
-        raise ValueError("malformed .nnc segments")
-    return total
+    """Sum of the segment payloads of an ``.nnc`` file (spec/nnc-format.md section 3)."""
+    from io import BytesIO
+
+    from pillow_nnc import container  # imported here: keeps the memory probe torch-free
+
+    header = container.read_header(BytesIO(data))
+    segments, _ = container.read_segments(data, header)
+    return sum(len(s.data) for s in segments)
 
 
 # --------------------------------------------------------------------------

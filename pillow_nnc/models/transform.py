@@ -89,12 +89,13 @@ class TransformCodec(nn.Module):
         """Groups kept per latent position, continuous in [floor(q), G].
 
         The importance map chooses between a floor that rises with the
-        quality level (1 group at level 0, G/2 at the top) and all G groups.
-        Without the floor the map collapsed to one group early in training,
-        when the decoder could not yet use the later groups, and never
-        recovered (observed); starting with all groups on diverged.
+        quality level (1 group at level 0, all G at the top) and all G
+        groups. Without the floor the map collapsed to one group early in
+        training, when the decoder could not yet use the later groups, and
+        never recovered (observed); starting with all groups at every level
+        diverged.
         """
-        floor = 1 + (self.groups / 2 - 1) * q.view(-1, 1, 1, 1) / (LEVELS - 1)
+        floor = 1 + (self.groups - 1) * q.view(-1, 1, 1, 1) / (LEVELS - 1)
         return floor + torch.sigmoid(self.importance(y)) * (self.groups - floor)
 
     def group_mask(self, kept: torch.Tensor, cap: torch.Tensor | None = None) -> torch.Tensor:

@@ -50,7 +50,9 @@ def _msssim_db(values: list[float]) -> float:
 
 def quality_levels(engine: TransformEngine, images: list[np.ndarray]) -> list[int]:
     """Rate byte for each quality 1..100: the lowest level whose mean MS-SSIM
-    (dB) on the held-out crops reaches that of JPEG (4:2:0) at the same quality."""
+    (dB) on the held-out crops reaches that of JPEG (4:2:0) at the same
+    quality. Qualities whose JPEG the model cannot reach are spread
+    linearly over the remaining levels, so quality keeps mattering up to 100."""
     grid = list(range(0, 256, 15))
     features = [engine.analyse(im) for im in images]
     nnc = []
@@ -68,8 +70,13 @@ def quality_levels(engine: TransformEngine, images: list[np.ndarray]) -> list[in
             Image.fromarray(im).save(buf, format="JPEG", quality=quality, subsampling=2)
             scores.append(ms_ssim_rgb(im, np.asarray(Image.open(buf).convert("RGB"))))
         target = _msssim_db(scores)
+        if target > nnc[-1]:
+            break
         level = round(np.interp(target, nnc, grid)) if target > nnc[0] else 0
-        levels.append(max(levels[-1] if levels else 0, min(255, level)))
+        levels.append(max(levels[-1] if levels else 0, level))
+    start = levels[-1] if levels else 0
+    missing = 100 - len(levels)
+    levels += [round(start + (255 - start) * (i + 1) / missing) for i in range(missing)]
     return levels
 
 
@@ -100,7 +107,31 @@ def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out), metadata)
+    _write_training_record(checkpoint, out, state, data)
     return hashlib.sha256(out.read_bytes()).hexdigest()
+
+
+def _write_training_record(checkpoint: Path, out: Path, state: dict, data: Path) -> None:
+    """``<weights>.json`` beside the weights: what data, settings and steps
+    produced them, and the validation learning curve from the run's log."""
+    log = checkpoint.parent / "log.jsonl"
+    curve = []
+    if log.exists():
+        for line in log.read_text().splitlines():
+            rec = json.loads(line)
+            if "val" in rec:
+                val = {k: round(v, 4) for k, v in rec["val"].items() if k != "curve"}
+                curve.append({"step": rec["step"], "cpu_hours": round(rec["cpu_hours"], 3), **val})
+    record = {
+        "data": str(data),
+        "validation": "1 in 20 training photos by path hash, plus the bundled samples (train/data.py)",
+        "config": state["config"],
+        "settings": state.get("args", {}),
+        "step": state["step"],
+        "cpu_hours": round(state["cpu_seconds"] / 3600, 3),
+        "learning_curve": curve,
+    }
+    out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import random
+import signal
 import sys
 import time
 from pathlib import Path
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
             "model": model.state_dict(), "opt": opt.state_dict(), "step": step,
             "cpu_seconds": cpu_seconds, "py_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
             "config": {"n": model.n, "m": model.m, "nz": model.nz, "groups": model.groups},
+            "args": {k: str(v) for k, v in vars(args).items()},
         }
         torch.save(state, ckpt_path.with_suffix(".tmp"))
         ckpt_path.with_suffix(".tmp").replace(ckpt_path)
@@ -150,7 +152,10 @@ def main(argv: list[str] | None = None) -> None:
     last_ckpt = time.time()
     running = []
     skipped = 0
-    while step < args.steps:
+    stop = []  # SIGTERM/SIGINT: finish the step, checkpoint, exit
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.append(True))
+    while step < args.steps and not stop:
         t = time.time()
         for group in opt.param_groups:
             warmup = min(1.0, (step + 1) / 500)  # the transforms diverged without it (observed)
