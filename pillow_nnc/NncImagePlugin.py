@@ -12,7 +12,8 @@ from PIL import Image, ImageFile
 
 from . import codec, container
 
-# Modes Pillow can hold that .nnc stores after a lossless conversion.
+# Modes Pillow can hold that .nnc stores after a conversion (lossless except
+# for the colour-space changes of CMYK, YCbCr, LAB and HSV).
 _SAVE_AS = {
     "1": "L", "L": "L", "LA": "LA", "La": "LA", "RGB": "RGB", "RGBA": "RGBA",
     "RGBa": "RGBA", "RGBX": "RGB", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB",
@@ -76,8 +77,8 @@ class NncImageFile(ImageFile.ImageFile):
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     params = dict(im.encoderinfo)
-    if im.mode in ("P", "PA"):
-        im = im.convert("RGBA" if im.has_transparency_data else "RGB")
+    if im.mode in ("P", "PA") or (im.mode in ("L", "RGB") and "transparency" in im.info):
+        im = im.convert(("LA" if im.mode == "L" else "RGBA") if im.has_transparency_data else "RGB")
     target = _SAVE_AS.get(im.mode)
     if target is None:
         msg = f"cannot write mode {im.mode} as NNC (8-bit L, LA, RGB and RGBA only; convert first)"

@@ -15,17 +15,22 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from . import container, zoo
+from .codec import CODECS
 from .errors import NncError
 from .metrics import ms_ssim_rgb, psnr
 
 SAMPLE = Path(__file__).resolve().parent / "samples" / "chelsea.png"
+# Failures of one input that are reported as "nnc: PATH: reason" (exit 1)
+# rather than a traceback; UnidentifiedImageError is an OSError.
+BATCH_ERRORS = (OSError, ValueError, Image.DecompressionBombError, RuntimeError, MemoryError)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".avif"}
 
 
@@ -33,7 +38,7 @@ def _reason(exc: BaseException) -> str:
     return str(exc).removeprefix("nnc: ")
 
 
-def _ranged(lo: int, hi: int | None):
+def _ranged(lo: int, hi: int | None) -> Callable[[str], int]:
     """argparse type: an int in lo..hi, else a usage error (exit status 2)."""
 
     def parse(text: str) -> int:
@@ -50,10 +55,10 @@ def _write_atomic(path: Path, data: bytes, force: bool) -> None:
         msg = f"{path} exists (use --force to replace it)"
         raise FileExistsError(msg)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; outputs follow the umask like any file
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; outputs follow the umask like any file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -64,8 +69,12 @@ def _write_atomic(path: Path, data: bytes, force: bool) -> None:
 
 def _encode_one(src: Path, dst: Path, args: argparse.Namespace) -> None:
     with Image.open(src) as im:
+        # .nnc keeps EXIF only when asked, so bake the orientation into the
+        # pixels here, or phone photos would come out rotated.
+        im = ImageOps.exif_transpose(im)
         buf = io.BytesIO()
-        im.save(buf, format="NNC", quality=args.quality, max_bytes=args.max_bytes, codec=args.codec)
+        im.save(buf, format="NNC", quality=args.quality, max_bytes=args.max_bytes, codec=args.codec,
+                weights=args.weights)
     _write_atomic(dst, buf.getvalue(), args.force)
 
 
@@ -91,7 +100,7 @@ def _run_batch(pairs: list[tuple[Path, Path]], work, args: argparse.Namespace) -
     for src, dst in tqdm(pairs, disable=len(pairs) < 2, unit="img", file=sys.stderr):
         try:
             work(src, dst, args)
-        except (OSError, ValueError, UnidentifiedImageError) as exc:
+        except BATCH_ERRORS as exc:
             failures += 1
             tqdm.write(f"nnc: {src}: {_reason(exc)}", file=sys.stderr)
     return 1 if failures else 0
@@ -136,7 +145,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"nnc: {args.file}: not an .nnc file", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"nnc: {args.file}: {exc}", file=sys.stderr)
+        print(f"nnc: {args.file}: {_reason(exc)}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(info, indent=2))
@@ -197,7 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     rate = enc.add_mutually_exclusive_group()
     rate.add_argument("--quality", "-q", type=_ranged(1, 100), default=75, help="1-100 (default 75)")
     rate.add_argument("--max-bytes", type=_ranged(1, None), help="largest file size allowed, in bytes")
-    enc.add_argument("--codec", choices=["transform", "recurrent"], help="model family (default: transform)")
+    enc.add_argument("--codec", choices=CODECS, help="model family (default: transform)")
+    enc.add_argument("--weights", help="encode with your own trained weights (.safetensors)")
     enc.add_argument("--force", "-f", action="store_true", help="replace existing outputs")
     enc.set_defaults(func=cmd_encode)
     dec = sub.add_parser("decode", help=".nnc to an image (format from the output extension, default PNG)")
@@ -233,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (OSError, ValueError) as exc:
+    except BATCH_ERRORS as exc:
         print(f"nnc: {_reason(exc)}", file=sys.stderr)
         return 1
 

@@ -16,7 +16,7 @@ import numpy as np
 from . import container, zoo
 from .alpha import decode_alpha, encode_alpha
 from .container import Header
-from .errors import NncError
+from .errors import UnsupportedFileError
 
 CODECS = ("transform", "recurrent")
 DEFAULT_CODEC = "transform"
@@ -33,6 +33,7 @@ class EncodeOptions:
     exif: bytes | None = None
     icc_profile: bytes | None = None
     xmp: bytes | None = None
+    weights: str | None = None
 
 
 def _int_option(name: str, value: object, lo: int, hi: int | None) -> int:
@@ -80,6 +81,8 @@ def options_from(params: dict) -> EncodeOptions:
         opts.exif = opts.exif[6:]
     opts.icc_profile = _bytes_option("icc_profile", params.get("icc_profile"))
     opts.xmp = _bytes_option("xmp", params.get("xmp"))
+    if params.get("weights") is not None:
+        opts.weights = str(params["weights"])
     return opts
 
 
@@ -88,14 +91,14 @@ def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
     if mode not in container.MODES:
         msg = f"nnc: cannot encode mode {mode}"
         raise ValueError(msg)
-    pixels = pixels.reshape(pixels.shape[0], pixels.shape[1], -1)
     height, width = pixels.shape[:2]
     if not (1 <= width <= container.MAX_SIDE and 1 <= height <= container.MAX_SIDE):
         msg = f"nnc: image size {width}x{height} is outside 1..{container.MAX_SIDE} per side"
         raise ValueError(msg)
+    pixels = pixels.reshape(height, width, -1)
     color = pixels[..., :1].repeat(3, 2) if mode in ("L", "LA") else pixels[..., :3]
     alpha = encode_alpha(pixels[..., -1]) if mode in ("LA", "RGBA") else None
-    model_id = zoo.default_model(opts.codec)
+    model_id = zoo.add_weights(opts.weights) if opts.weights else zoo.default_model(opts.codec)
     engine = zoo.engine(model_id)
     header = Header(
         width=width, height=height, mode=mode, model_id=model_id,
@@ -140,7 +143,14 @@ def _fit(build: Callable[[int], list[bytes]], budget: int) -> bytes:
 
 def decode(header: Header, data: bytes, allow_truncated: bool = False) -> np.ndarray:
     """Pixels ((H, W, C) uint8 in ``header.mode``) of a whole or truncated file."""
+    for name in ("rate_map", "side_info"):
+        if getattr(header, name) is not None:
+            msg = f"nnc: this decoder does not support the critical chunk {name!r}; upgrade pillow-nnc"
+            raise UnsupportedFileError(msg)
     segments, _ = container.read_segments(data, header, allow_truncated=allow_truncated)
+    alpha = None
+    if header.mode in ("LA", "RGBA"):  # cheap, so a bad alpha chunk fails before the network runs
+        alpha = decode_alpha(header.alpha, header.width, header.height)[..., None]
     if not segments:
         return np.zeros((header.height, header.width, len(header.mode)), np.uint8)
     rgb = zoo.engine(header.model_id).decode(
@@ -148,13 +158,5 @@ def decode(header: Header, data: bytes, allow_truncated: bool = False) -> np.nda
     )
     if header.mode in ("L", "LA"):
         luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-        color = np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
-    else:
-        color = rgb
-    if header.mode in ("LA", "RGBA"):
-        if header.alpha is None:
-            msg = "nnc: alpha chunk missing"
-            raise NncError(msg)
-        alpha = decode_alpha(header.alpha, header.width, header.height)
-        color = np.concatenate([color, alpha[..., None]], axis=2)
-    return color
+        rgb = np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
+    return rgb if alpha is None else np.concatenate([rgb, alpha], axis=2)

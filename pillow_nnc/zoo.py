@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import threading
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Protocol
@@ -72,19 +73,43 @@ _engines: dict[int, Engine] = {}
 _lock = threading.Lock()
 
 
+def _custom_id(sha: str) -> int:
+    return CUSTOM_BASE + int(sha[:5], 16)
+
+
 def add_weights(path: str | os.PathLike) -> int:
-    """Register a user's weights file; returns the model id files will record."""
+    """Register a user's weights file; returns the model id files will record.
+
+    ``save(weights=path)`` encodes with it; decoding finds it by that id once
+    registered here or listed in ``NNC_WEIGHTS``.
+    """
     path = Path(path)
-    model_id = CUSTOM_BASE + int(_sha256(path)[:5], 16)
-    _custom[model_id] = path
+    try:
+        model_id = _custom_id(_sha256(path))
+    except OSError as exc:
+        msg = f"nnc: cannot read weights {path}: {exc.strerror or exc}"
+        raise MissingModelError(msg) from exc
+    with _lock:
+        other = _custom.get(model_id)
+        if other is not None and other.resolve() != path.resolve():
+            msg = f"nnc: weights {path} and {other} map to the same model id {model_id}"
+            raise ValueError(msg)
+        _custom[model_id] = path
     return model_id
 
 
-for _p in filter(None, os.environ.get("NNC_WEIGHTS", "").split(os.pathsep)):
-    add_weights(_p)
+def _env_weights() -> None:
+    """Register ``NNC_WEIGHTS`` on first use (not at import: a bad path must
+    not break ``import pillow_nnc``)."""
+    for path in filter(None, os.environ.get("NNC_WEIGHTS", "").split(os.pathsep)):
+        try:
+            add_weights(path)
+        except (OSError, ValueError) as exc:
+            warnings.warn(f"NNC_WEIGHTS: {exc}", stacklevel=3)
 
 
 def describe(model_id: int) -> str:
+    """Human-readable name of a model id, for ``nnc info``."""
     entry = released().get(model_id)
     if entry:
         return f"{entry['name']} (id {model_id}, {entry['family']})"
@@ -97,6 +122,8 @@ def _locate(model_id: int) -> tuple[Path, str | None]:
     entry = released().get(model_id)
     if entry is not None:
         return _weights_dir() / entry["file"], entry["sha256"]
+    if model_id not in _custom:
+        _env_weights()
     if model_id in _custom:
         return _custom[model_id], None
     kind = "user-trained" if model_id >= CUSTOM_BASE else "released"
@@ -109,11 +136,16 @@ def _locate(model_id: int) -> tuple[Path, str | None]:
 
 def engine(model_id: int) -> Engine:
     """The loaded model for ``model_id`` (cached; safe to call from threads)."""
+    path, sha = _locate(model_id)
     with _lock:
         if model_id not in _engines:
-            path, sha = _locate(model_id)
-            if sha is not None and _sha256(path) != sha:
-                msg = f"nnc: weights file {path} does not match the registry's SHA-256"
+            try:
+                actual = _sha256(path)
+            except OSError as exc:
+                msg = f"nnc: weights for model id {model_id} are missing ({path})"
+                raise MissingModelError(msg) from exc
+            if actual != sha if sha is not None else _custom_id(actual) != model_id:
+                msg = f"nnc: weights file {path} does not match model id {model_id} (SHA-256 differs)"
                 raise MissingModelError(msg)
             _engines[model_id] = _load(path)
         return _engines[model_id]
@@ -122,12 +154,12 @@ def engine(model_id: int) -> Engine:
 def _load(path: Path) -> Engine:
     from .engines.transform import TransformEngine
 
-    families = {"transform": TransformEngine}
-    with safe_open(str(path), framework="pt") as f:
-        metadata = f.metadata() or {}
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    family = metadata.get("family")
-    if family not in families:
-        msg = f"nnc: weights {path} are of unknown family {family!r}"
-        raise MissingModelError(msg)
-    return families[family](tensors, metadata)
+    engines = {"transform": TransformEngine}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        return engines[metadata.get("family")](tensors, metadata)
+    except Exception as exc:  # any malformed file: the model is effectively missing
+        msg = f"nnc: cannot load weights {path}: {type(exc).__name__}: {exc}"
+        raise MissingModelError(msg) from exc

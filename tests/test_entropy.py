@@ -85,8 +85,9 @@ def _reference_scale_indices(params: dict[str, torch.Tensor], z: np.ndarray) -> 
         a = shuffle(np.minimum(np.maximum(acc, 0) >> (int(p[f"s{i}"][0]) + in_shift - intnet.ACT_SHIFT), intnet.ACT_MAX))
     acc = conv(a, p["w2"], p["b2"])
     frac = int(p["s2"][0]) + intnet.ACT_SHIFT
-    origin = round(np.log(0.11) * 2**frac)
-    step = round(np.log(64 / 0.11) / (NUM_SCALES - 1) * 2**frac)
+    origin, step = int(p["origin"][0]), int(p["step"][0])
+    assert abs(origin - np.log(0.11) * 2**frac) <= 0.5
+    assert abs(step - np.log(64 / 0.11) / (NUM_SCALES - 1) * 2**frac) <= 0.5
     return np.clip((acc - origin + step // 2) // step, 0, NUM_SCALES - 1)
 
 

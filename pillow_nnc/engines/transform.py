@@ -1,6 +1,6 @@
 """Pixels <-> segments with the content-weighted transform codec.
 
-Payload (spec section "Transform codec payload"):
+Payload (spec section 7.1):
 
 * codec parameters, 2 bytes: ``level_byte`` (quality level = byte / 255 * 7)
   and ``groups_per_segment``;
@@ -70,8 +70,10 @@ class TransformEngine:
         sel[g * self.group_size : (g + 1) * self.group_size] = levels > g
         return sel
 
-    def _mask_table(self, level: float) -> np.ndarray:
-        return self.mask_freqs[min(LEVELS - 1, round(level))]
+    def _mask_table(self, level_byte: int) -> np.ndarray:
+        """Importance table of the nearest integer quality level, in integers:
+        round(level_byte * 7 / 255) (never a tie)."""
+        return self.mask_freqs[(14 * level_byte + 255) // 510]
 
     def level_of(self, quality: int) -> int:
         return self.quality_levels[quality - 1]
@@ -102,7 +104,7 @@ class TransformEngine:
         segments = []
         writer = Writer()
         writer.encode_ladder(z.ravel(), self._z_rungs(z.shape).ravel(), self.ladder)
-        writer.encode(levels.ravel() - 1, self._mask_table(level))
+        writer.encode(levels.ravel() - 1, self._mask_table(level_byte))
         for g in range(self.groups):
             sel = self._group_select(levels, g)
             writer.encode_ladder(y_int[sel], rungs[sel], self.ladder)
@@ -127,7 +129,7 @@ class TransformEngine:
         z_shape = (self.model.nz, -(-h // 4), -(-w // 4))
         reader = Reader(segments[0])
         z = reader.decode_ladder(self._z_rungs(z_shape), self.ladder)
-        levels = (reader.decode(h * w, self._mask_table(level)) + 1).reshape(h, w)
+        levels = (reader.decode(h * w, self._mask_table(level_byte)) + 1).reshape(h, w)
         rungs = self._rungs(z, h, w)
         y = np.zeros((self.model.m, h, w), np.float32)
         for g in range(min(self.groups, len(segments) * per_segment)):

@@ -43,7 +43,15 @@ def quantize(h_s: nn.Sequential) -> dict[str, torch.Tensor]:
         out[f"w{i}"] = torch.round(w * 2.0**shift).to(torch.int32)
         out[f"b{i}"] = torch.round(layer.bias.detach().double() * 2.0 ** (shift + in_shift)).to(torch.int64)
         out[f"s{i}"] = torch.tensor([shift], dtype=torch.int32)
+        if shift + in_shift < ACT_SHIFT:
+            msg = f"h_s layer {i}: weights too large for {WEIGHT_BITS}-bit fixed point"
+            raise ValueError(msg)
         in_shift = ACT_SHIFT
+    # Rung = floor((acc - origin + step // 2) / step): the constants are
+    # computed here once, so decoding uses no float maths at all.
+    frac = int(out["s2"]) + ACT_SHIFT
+    out["origin"] = torch.tensor([round(math.log(SCALE_MIN) * 2**frac)], dtype=torch.int64)
+    out["step"] = torch.tensor([round(LOG_STEP * 2**frac)], dtype=torch.int64)
     return out
 
 
@@ -69,9 +77,7 @@ def scale_indices(params: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Ten
         acc = _conv(a, params[f"w{i}"], params[f"b{i}"])
         a = F.pixel_shuffle(_rescale(acc, shift + in_shift - ACT_SHIFT), 2)
     acc = _conv(a, params["w2"], params["b2"])
-    frac = int(params["s2"]) + ACT_SHIFT
-    # acc / 2**frac is the log-scale; index = round((log s - log s_min) / step).
-    origin = round(math.log(SCALE_MIN) * 2**frac)
-    step = round(LOG_STEP * 2**frac)
+    # acc / 2**(s2 + 8) is the log-scale; index = round((log s - log s_min) / step).
+    origin, step = int(params["origin"]), int(params["step"])
     idx = torch.div(acc - origin + step // 2, step, rounding_mode="floor")
     return idx.clamp(0, NUM_SCALES - 1)

@@ -25,7 +25,7 @@ def list_images(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS)
 
 
-# CC0 photos kept out of training because the package ships them as samples.
+# CC0 photos kept out of training for demos (chelsea is the bundled sample).
 SAMPLES = {"skimage/chelsea.png", "skimage/coffee.png"}
 
 

@@ -62,6 +62,7 @@ def quality_levels(engine: TransformEngine, images: list[np.ndarray]) -> list[in
             params, segments = engine.encode(f, level)
             scores.append(ms_ssim_rgb(im, engine.decode(params, segments, im.shape[1], im.shape[0])))
         nnc.append(_msssim_db(scores))
+    nnc = list(np.maximum.accumulate(nnc))  # np.interp needs it increasing
     levels = []
     for quality in range(1, 101):
         scores = []
@@ -74,9 +75,14 @@ def quality_levels(engine: TransformEngine, images: list[np.ndarray]) -> list[in
             break
         level = round(np.interp(target, nnc, grid)) if target > nnc[0] else 0
         levels.append(max(levels[-1] if levels else 0, level))
-    start = levels[-1] if levels else 0
-    missing = 100 - len(levels)
-    levels += [round(start + (255 - start) * (i + 1) / missing) for i in range(missing)]
+    # Qualities up to k matched JPEG; squeeze their levels into the first
+    # k% of the range so the rest still has room to rise.
+    reached = len(levels)
+    if reached < 100:
+        cap = 255 * reached // 100
+        levels = [min(level, round(level * cap / max(levels[-1], 1))) for level in levels] if levels else []
+        start = levels[-1] if levels else 0
+        levels += [round(start + (255 - start) * (i + 1) / (100 - reached)) for i in range(100 - reached)]
     return levels
 
 
@@ -107,6 +113,7 @@ def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out), metadata)
+    out.chmod(0o644)
     _write_training_record(checkpoint, out, state, data)
     return hashlib.sha256(out.read_bytes()).hexdigest()
 

@@ -1,0 +1,83 @@
+"""Model registry, user weights, quality calibration and reserved chunks."""
+
+from __future__ import annotations
+
+import io
+import shutil
+
+import pytest
+from PIL import Image
+
+import pillow_nnc
+from pillow_nnc import container, zoo
+
+
+def _weights_path():
+    entry = zoo.released()[zoo.default_model("transform")]
+    return zoo._weights_dir() / entry["file"]
+
+
+def test_quality_maps_to_many_distinct_monotonic_levels() -> None:
+    engine = zoo.engine(zoo.default_model("transform"))
+    levels = [engine.level_of(q) for q in range(1, 101)]
+    assert levels == sorted(levels) and levels[-1] == 255
+    assert len(set(levels)) >= 50
+
+
+def test_user_weights_encode_and_decode_by_their_own_id(tmp_path, crop) -> None:
+    mine = tmp_path / "mine.safetensors"
+    shutil.copyfile(_weights_path(), mine)
+    buf = io.BytesIO()
+    crop.save(buf, format="NNC", weights=mine)
+    header = container.read_header(io.BytesIO(buf.getvalue()))
+    assert header.model_id >= zoo.CUSTOM_BASE
+    assert header.model_id == zoo.add_weights(mine)
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        im.load()
+        assert im.size == crop.size
+
+
+def test_missing_user_weights_name_the_model(monkeypatch, crop) -> None:
+    data = io.BytesIO()
+    crop.save(data, format="NNC")
+    raw = bytearray(data.getvalue())
+    header = container.read_header(io.BytesIO(bytes(raw)))
+    header.model_id = zoo.CUSTOM_BASE + 12345
+    segments, _ = container.read_segments(bytes(raw), container.read_header(io.BytesIO(bytes(raw))))
+    forged = container.write(header, [s.data for s in segments])
+    with Image.open(io.BytesIO(forged)) as im:
+        with pytest.raises(pillow_nnc.MissingModelError, match=str(zoo.CUSTOM_BASE + 12345)):
+            im.load()
+
+
+def test_bad_nnc_weights_path_warns_instead_of_breaking(monkeypatch, crop) -> None:
+    monkeypatch.setenv("NNC_WEIGHTS", "/nonexistent/weights.safetensors")
+    data = io.BytesIO()
+    crop.save(data, format="NNC")
+    header = container.read_header(io.BytesIO(data.getvalue()))
+    header.model_id = zoo.CUSTOM_BASE + 777
+    segments, _ = container.read_segments(data.getvalue(), container.read_header(io.BytesIO(data.getvalue())))
+    with Image.open(io.BytesIO(container.write(header, [s.data for s in segments]))) as im:
+        with pytest.warns(UserWarning, match="NNC_WEIGHTS"), pytest.raises(pillow_nnc.MissingModelError):
+            im.load()
+
+
+@pytest.mark.parametrize("chunk", ["rate_map", "side_info"])
+def test_reserved_critical_chunks_are_refused_not_ignored(crop, chunk) -> None:
+    data = io.BytesIO()
+    crop.save(data, format="NNC")
+    header = container.read_header(io.BytesIO(data.getvalue()))
+    segments, _ = container.read_segments(data.getvalue(), header)
+    setattr(header, chunk, b"\x01")
+    with Image.open(io.BytesIO(container.write(header, [s.data for s in segments]))) as im:
+        with pytest.raises(pillow_nnc.UnsupportedFileError, match=chunk):
+            im.load()
+
+
+def test_transparency_key_becomes_alpha(crop) -> None:
+    im = crop.convert("RGB")
+    im.info["transparency"] = im.getpixel((0, 0))
+    buf = io.BytesIO()
+    im.save(buf, format="NNC")
+    with Image.open(buf) as out:
+        assert out.mode == "RGBA" and out.getpixel((0, 0))[3] == 0
