@@ -131,7 +131,7 @@ def _write_training_record(checkpoint: Path, out: Path, state: dict, data: Path)
                 curve.append({"step": rec["step"], "cpu_hours": round(rec["cpu_hours"], 3), **val})
     record = {
         "data": str(data),
-        "validation": "1 in 20 training photos by path hash, plus the bundled samples (train/data.py)",
+        "validation": "1 in 20 training photos by path hash, plus skimage/chelsea.png and coffee.png (train/data.py)",
         "config": state["config"],
         "settings": state.get("args", {}),
         "step": state["step"],
