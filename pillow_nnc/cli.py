@@ -163,7 +163,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def _jpeg_at_size(rgb: np.ndarray, budget: int) -> tuple[bytes, int]:
-    """Largest JPEG (4:2:0, optimized) not over ``budget`` bytes, and its quality."""
+    """Largest JPEG (4:2:0, optimized) not over ``budget`` bytes (or the
+    quality-1 JPEG if even that is larger), and its quality."""
     best = None
     for q in range(1, 96):
         buf = io.BytesIO()

@@ -12,6 +12,7 @@ executes code, and nothing is ever downloaded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -49,14 +50,19 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@functools.cache
+def _registry() -> dict:
+    """``weights/models.json``, read once per process."""
+    return json.loads((_weights_dir() / "models.json").read_text())
+
+
 def released() -> dict[int, dict]:
     """The registry of released models, by id."""
-    data = json.loads((_weights_dir() / "models.json").read_text())
-    return {entry["id"]: entry for entry in data["models"]}
+    return {entry["id"]: entry for entry in _registry()["models"]}
 
 
 def _defaults() -> dict[str, int]:
-    return json.loads((_weights_dir() / "models.json").read_text())["default"]
+    return _registry()["default"]
 
 
 def families() -> list[str]:

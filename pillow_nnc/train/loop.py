@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         rng.setstate(state["py_rng"])
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed at step {step}", flush=True)
+        if args.init_from:
+            print(f"--init-from ignored: {ckpt_path} exists and wins", flush=True)
     elif args.init_from:
         with safe_open(str(args.init_from), framework="pt") as f:
             model.load_state_dict({k[6:]: f.get_tensor(k).float() for k in f.keys() if k.startswith("float.")})
