@@ -18,7 +18,6 @@ import torch
 from PIL import Image
 
 from .. import zoo
-from ..models.transform import _gauss_bits, pad_to
 from .run import DEFAULT_KODAK
 
 
@@ -27,12 +26,8 @@ def proxy_bits(engine, features: torch.Tensor, level_byte: int) -> float:
     model = engine.model
     q = torch.tensor([level_byte / 255 * 7])
     y = features * model.gain(q)
-    mask = model.group_mask(model.importance_of(y, q))
-    z = model.h_a(pad_to(y, 4)).round()
-    log_s = model.log_scales(z).clamp(math.log(0.11), math.log(64))[..., : y.shape[2], : y.shape[3]]
-    bits = (_gauss_bits(y.round(), log_s.exp()) * mask).sum()
-    bits += _gauss_bits(z, model.z_log_scale.exp().view(1, -1, 1, 1)).sum()
-    return float(bits) + math.log2(model.groups) * y.shape[2] * y.shape[3]
+    bits = float(model.rounded_bits(y, model.importance_of(y, q))[0])
+    return bits + math.log2(model.groups) * y.shape[2] * y.shape[3]
 
 
 def main() -> None:

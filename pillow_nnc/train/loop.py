@@ -23,7 +23,7 @@ import torch
 from safetensors import safe_open
 
 from ..metrics import ms_ssim
-from ..models.transform import LAMBDAS, LEVELS, TransformCodec, _gauss_bits
+from ..models.transform import LAMBDAS, LEVELS, TransformCodec
 from .data import PatchSampler, is_validation, list_images, load_rgb, validation_crops
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "train"
@@ -65,12 +65,8 @@ def validate(model: TransformCodec, crops: torch.Tensor) -> dict:
         for i in range(0, crops.shape[0], 8):
             x = crops[i : i + 8]
             y, kept = model.analysis(x, q[: len(x)])
-            mask = model.group_mask(kept)
-            z_hat = model.h_a(y).round()
-            scales = model.log_scales(z_hat).clamp(math.log(0.11), math.log(64)).exp()
-            bits = (_gauss_bits(y.round(), scales) * mask).sum((1, 2, 3))
-            bits += _gauss_bits(z_hat, model.z_log_scale.exp().view(1, -1, 1, 1)).sum((1, 2, 3))
-            x_hat = model.synthesis(y.round() * mask, q[: len(x)]).clamp(0, 1)
+            bits = model.rounded_bits(y, kept)
+            x_hat = model.synthesis(y.round() * model.group_mask(kept), q[: len(x)]).clamp(0, 1)
             x_hat = (x_hat * 255).round() / 255
             bpps += (bits / (x.shape[2] * x.shape[3])).tolist()
             msss += ms_ssim(x_hat, x).tolist()
