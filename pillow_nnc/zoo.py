@@ -158,9 +158,10 @@ def engine(model_id: int) -> Engine:
 
 
 def _load(path: Path) -> Engine:
+    from .engines.recurrent import RecurrentEngine
     from .engines.transform import TransformEngine
 
-    engines = {"transform": TransformEngine}
+    engines = {"transform": TransformEngine, "recurrent": RecurrentEngine}
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}

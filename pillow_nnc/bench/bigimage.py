@@ -1,8 +1,9 @@
 """Peak memory and time of encoding and decoding one large photo.
 
-``python -m pillow_nnc.bench.bigimage [--size 6000x4000] [--image PATH]``:
-the image (default: the bundled sample, upscaled) is encoded at the default
-quality and decoded; peak resident memory comes from ``getrusage``.
+``python -m pillow_nnc.bench.bigimage [--size 6000x4000] [--image PATH]
+[--codec recurrent] [--weights FILE]``: the image (default: the bundled
+sample, upscaled) is encoded at the default quality and decoded; peak
+resident memory comes from ``getrusage``.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--size", default="6000x4000", help="WIDTHxHEIGHT to upscale to")
     ap.add_argument("--image", type=Path, default=SAMPLE)
+    ap.add_argument("--codec", help="model family (default: the plugin's default)")
+    ap.add_argument("--weights", help="weights file to encode with instead of a released model")
     args = ap.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     Image.MAX_IMAGE_PIXELS = None
     im = Image.open(args.image).convert("RGB").resize((width, height), Image.Resampling.BICUBIC)
     start = time.perf_counter()
     buf = io.BytesIO()
-    im.save(buf, format="NNC")
+    im.save(buf, format="NNC", codec=args.codec, weights=args.weights)
     encode_s = time.perf_counter() - start
     del im
     start = time.perf_counter()

@@ -2,11 +2,12 @@
 
 ``python -m pillow_nnc.train.export runs/transform/checkpoint.pt weights/x.safetensors``
 
-The file holds the float transforms in fp16 and everything the entropy
-decoder needs as integers: the integer hyper-synthesis, the Gaussian ladder
-tables, the rung of each hyper-latent channel and the importance-map tables
-(one per integer quality level, counted on the held-out training photos).
-No optimizer state, no pickle.
+The file holds the float networks in fp16; a transform model adds everything
+its entropy decoder needs as integers: the integer hyper-synthesis, the
+Gaussian ladder tables, the rung of each hyper-latent channel and the
+importance-map tables (one per integer quality level, counted on the
+held-out training photos). Both get a quality -> level table calibrated
+against JPEG. No optimizer state, no pickle.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
+from ..engines.recurrent import RecurrentEngine
 from ..engines.transform import TransformEngine
 from ..entropy import intnet
 from ..entropy.scales import LOG_STEP, NUM_SCALES, SCALE_MIN
@@ -86,8 +88,8 @@ def quality_levels(engine: TransformEngine, images: list[np.ndarray]) -> list[in
     return levels
 
 
-def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
-    state = torch.load(checkpoint, weights_only=False)
+def _transform_tensors(state: dict, crops: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Float transforms plus every integer table the entropy decoder uses."""
     model = TransformCodec(**state["config"]).eval()
     model.load_state_dict(state["model"])
     # The float h_s is not used for coding (its integer twin is), but keeps
@@ -99,18 +101,25 @@ def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
     tensors["ladder.radius"] = torch.from_numpy(radius)
     z_rung = ((model.z_log_scale.detach().double() - math.log(SCALE_MIN)) / LOG_STEP).round()
     tensors["z.rungs"] = z_rung.clamp(0, NUM_SCALES - 1).to(torch.int32)
+    tensors["mask.freqs"] = torch.from_numpy(mask_tables(model, crops))
+    return tensors
+
+
+def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
+    state = torch.load(checkpoint, weights_only=False)
+    family = state.get("family", "transform")
     paths = [p for p in list_images(data) if is_validation(p, data)]
     raw = validation_crops([load_rgb(p, 512) for p in paths])
-    crops = to_batch(raw)
-    tensors["mask.freqs"] = torch.from_numpy(mask_tables(model, crops))
-    engine = TransformEngine(tensors, {"config": json.dumps(state["config"]), "quality_levels": "[]"})
-    metadata = {
-        "quality_levels": json.dumps(quality_levels(engine, list(raw))),
-        "family": "transform",
-        "name": name,
-        "config": json.dumps(state["config"]),
-        "training": json.dumps({"step": state["step"], "cpu_hours": state["cpu_seconds"] / 3600}),
-    }
+    metadata = {"family": family, "name": name, "config": json.dumps(state["config"]), "quality_levels": "[]",
+                "training": json.dumps({"step": state["step"], "cpu_hours": state["cpu_seconds"] / 3600})}
+    if family == "transform":
+        tensors = _transform_tensors(state, to_batch(raw))
+        engine = TransformEngine(tensors, metadata)
+    else:
+        tensors = {f"float.{k}": v.half().contiguous() for k, v in state["model"].items()}
+        metadata["max_iterations"] = state["args"]["iterations"]
+        engine = RecurrentEngine(tensors, metadata)
+    metadata["quality_levels"] = json.dumps(quality_levels(engine, list(raw)))
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out), metadata)
     out.chmod(0o644)
@@ -127,7 +136,7 @@ def _write_training_record(checkpoint: Path, out: Path, state: dict, data: Path)
         for line in log.read_text().splitlines():
             rec = json.loads(line)
             if "val" in rec:
-                val = {k: round(v, 4) for k, v in rec["val"].items() if k != "curve"}
+                val = {k: v if v is None else round(v, 4) for k, v in rec["val"].items() if k != "curve"}
                 curve.append({"step": rec["step"], "cpu_hours": round(rec["cpu_hours"], 3), **val})
     record = {
         "data": str(data),

@@ -1,17 +1,16 @@
-"""Training loop: resumable, logged, checkpointed; runs for hours in the
-background (``python -m pillow_nnc.train --out runs/tc``).
+"""Training harness: resumable, logged, checkpointed; runs for hours in the
+background (``python -m pillow_nnc.train --family recurrent --out runs/rc``).
 
-Each step samples one quality level per patch (so one model learns every
-rate), truncates the channel groups of a quarter of the patches (so every
-payload prefix decodes), and minimises ``lambda(q) * D + bpp`` with
-D = (1 - MS-SSIM) + 3 * MSE, under bf16 autocast.
+What a step and a validation mean is up to the model family
+(:mod:`.transform_task`, :mod:`.recurrent_task`); this module owns the
+data, the optimizer and its schedule, checkpoints (every few minutes, and on
+SIGTERM/SIGINT), exact resumption and the JSON-lines log.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import signal
 import sys
@@ -20,75 +19,30 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import safe_open
 
-from ..metrics import ms_ssim
-from ..models.transform import LAMBDAS, LEVELS, TransformCodec
 from .data import PatchSampler, is_validation, list_images, load_rgb, validation_crops
+from .objective import bd_vs, file_metadata, jpeg_reference
+from .recurrent_task import RecurrentTask
+from .transform_task import TransformTask
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "train"
-MSE_WEIGHT = 3.0
-
-
-def lambda_of(q: torch.Tensor) -> torch.Tensor:
-    """Log-linear interpolation of the per-level lambdas at continuous q."""
-    logs = torch.tensor([math.log(v) for v in LAMBDAS])
-    lo = q.floor().clamp(0, LEVELS - 1).long()
-    hi = (lo + 1).clamp(max=LEVELS - 1)
-    t = q - lo
-    return (logs[lo] * (1 - t) + logs[hi] * t).exp()
-
-
-def distortion(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    # Clamped to [0, 1] with a straight-through gradient: a plain clamp has no
-    # gradient outside the range, and a model whose output leaves it early
-    # never comes back (observed); no clamp lets the IGDN layers blow up.
-    x_hat = x_hat.float()
-    x_hat = x_hat + (x_hat.clamp(0, 1) - x_hat).detach()
-    mse = ((x_hat - x) ** 2).mean((1, 2, 3))
-    return (1 - ms_ssim(x_hat, x, levels=4)) + MSE_WEIGHT * mse
+TASKS = {"transform": TransformTask, "recurrent": RecurrentTask}
+WARMUP_STEPS = 500  # the transforms diverged without warm-up (observed)
 
 
 def to_batch(patches: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(patches)).permute(0, 3, 1, 2).float() / 255
 
 
-@torch.no_grad()
-def validate(model: TransformCodec, crops: torch.Tensor) -> dict:
-    """Estimated bpp, MS-SSIM and PSNR at every quality level, plus MS-SSIM
-    interpolated at 0.25 and 0.5 bpp (the learning-curve numbers)."""
-    model.eval()
-    curve = []
-    for level in range(LEVELS):
-        q = torch.full((crops.shape[0],), float(level))
-        bpps, msss, psnrs, groups = [], [], [], []
-        for i in range(0, crops.shape[0], 8):
-            x = crops[i : i + 8]
-            y, kept = model.analysis(x, q[: len(x)])
-            bits = model.rounded_bits(y, kept)
-            x_hat = model.synthesis(y.round() * model.group_mask(kept), q[: len(x)]).clamp(0, 1)
-            x_hat = (x_hat * 255).round() / 255
-            bpps += (bits / (x.shape[2] * x.shape[3])).tolist()
-            msss += ms_ssim(x_hat, x).tolist()
-            psnrs += (-10 * torch.log10(((x_hat - x) ** 2).mean((1, 2, 3)))).tolist()
-            groups += kept.ceil().clamp(1, model.groups).mean((1, 2, 3)).tolist()
-        curve.append((float(np.mean(bpps)), float(np.mean(msss)), float(np.mean(psnrs)), float(np.mean(groups))))
-    model.train()
-    at = {}
-    xs = [c[0] for c in curve]
-    for target in (0.25, 0.5):
-        at[f"msssim@{target}"] = float(np.interp(target, xs, [c[1] for c in curve]))
-        at[f"psnr@{target}"] = float(np.interp(target, xs, [c[2] for c in curve]))
-    return {"curve": curve, **at}
-
-
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m pillow_nnc.train", description=__doc__)
+    ap.add_argument("--family", choices=sorted(TASKS), default="transform",
+                    help="model family (a resumed run keeps the family of its checkpoint)")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of training photos")
-    ap.add_argument("--out", type=Path, default=Path("runs/transform"), help="checkpoint/log folder")
+    ap.add_argument("--out", type=Path, default=Path("runs/model"), help="checkpoint/log folder")
     ap.add_argument("--steps", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--patch", type=int, default=128)
+    ap.add_argument("--patch", type=int, default=128, help="patch side in pixels (multiple of 16)")
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--decay-at", type=int, default=10**9, help="step after which lr is divided by 10")
     ap.add_argument("--threads", type=int, default=2)
@@ -96,13 +50,36 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--no-bf16", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--init-from", type=Path, help="start from released weights (.safetensors) instead of scratch")
+    ap.add_argument("--init-from", type=Path,
+                    help="start from released weights (.safetensors) instead of scratch; a recurrent "
+                         "run also accepts a transform model (it takes its convolution stacks)")
+    rc = ap.add_argument_group("recurrent family")
+    rc.add_argument("--iterations", type=int, default=8, help="iterations unrolled per step")
+    rc.add_argument("--prime", type=int, default=3, help="priming steps (fixed at the first step of a run)")
+    rc.add_argument("--additive", action="store_true", help="additive instead of one-shot reconstruction")
     args = ap.parse_args(argv)
+    if args.patch % 16:
+        ap.error("--patch must be a multiple of 16")
+    return args
 
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     ckpt_path = args.out / "checkpoint.pt"
     log = open(args.out / "log.jsonl", "a")
+
+    state = torch.load(ckpt_path, weights_only=False) if ckpt_path.exists() else None
+    if state is not None:
+        family = state.get("family", "transform")
+        config = dict(state["config"])
+        if family == "recurrent":
+            args.prime = config.pop("prime")
+        task = TASKS[family](args, config)
+    else:
+        task = TASKS[args.family](args)
+    model = task.model
 
     paths = list_images(args.data)
     if not paths:
@@ -111,16 +88,15 @@ def main(argv: list[str] | None = None) -> None:
     train_im = [load_rgb(p) for p in paths if not is_validation(p, args.data)]
     val_im = [load_rgb(p, 512) for p in paths if is_validation(p, args.data)]
     crops = to_batch(validation_crops(val_im))
-    print(f"{len(train_im)} training / {len(val_im)} validation images "
+    jpeg = jpeg_reference(crops)
+    print(f"{task.family}: {len(train_im)} training / {len(val_im)} validation images "
           f"({len(crops)} crops) loaded in {time.time() - t0:.0f} s", flush=True)
 
-    model = TransformCodec()
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     step, cpu_seconds = 0, 0.0
-    if ckpt_path.exists():
-        state = torch.load(ckpt_path, weights_only=False)
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, cpu_seconds = state["step"], state["cpu_seconds"]
@@ -130,25 +106,29 @@ def main(argv: list[str] | None = None) -> None:
         if args.init_from:
             print(f"--init-from ignored: {ckpt_path} exists and wins", flush=True)
     elif args.init_from:
-        with safe_open(str(args.init_from), framework="pt") as f:
-            model.load_state_dict({k[6:]: f.get_tensor(k).float() for k in f.keys() if k.startswith("float.")})
-            record = json.loads(f.metadata()["training"])
-        step, cpu_seconds = record["step"], record["cpu_hours"] * 3600
-        print(f"initialised from {args.init_from} (step {step}, fresh optimizer)", flush=True)
+        if task.init_from(args.init_from):
+            # Same family: the released model's steps and CPU time carry on.
+            record_ = json.loads(file_metadata(args.init_from)["training"])
+            step, cpu_seconds = record_["step"], record_["cpu_hours"] * 3600
+        print(f"initialised from {args.init_from} at step {step} (fresh optimizer)", flush=True)
     sampler = PatchSampler(train_im, args.patch, rng)
 
     def save() -> None:
         state = {
-            "model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+            "family": task.family, "model": model.state_dict(), "opt": opt.state_dict(), "step": step,
             "cpu_seconds": cpu_seconds, "py_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
-            "config": {"n": model.n, "m": model.m, "nz": model.nz, "groups": model.groups},
-            "args": {k: str(v) for k, v in vars(args).items()},
+            "config": task.config(), "args": {k: str(v) for k, v in vars(args).items()},
         }
         torch.save(state, ckpt_path.with_suffix(".tmp"))
         ckpt_path.with_suffix(".tmp").replace(ckpt_path)
 
+    def record(rec: dict) -> None:
+        log.write(json.dumps(rec) + "\n")
+        log.flush()
+        print(rec, flush=True)
+
     last_ckpt = time.time()
-    running = []
+    running: list[dict] = []
     skipped = 0
     stop = []  # SIGTERM/SIGINT: finish the step, checkpoint, exit
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -156,18 +136,9 @@ def main(argv: list[str] | None = None) -> None:
     while step < args.steps and not stop:
         t = time.time()
         for group in opt.param_groups:
-            warmup = min(1.0, (step + 1) / 500)  # the transforms diverged without it (observed)
+            warmup = min(1.0, (step + 1) / WARMUP_STEPS)
             group["lr"] = warmup * (args.lr if step < args.decay_at else args.lr / 10)
-        x = to_batch(sampler.batch(args.batch))
-        q = torch.rand(args.batch) * (LEVELS - 1)
-        cap = None
-        if rng.random() < 0.25:
-            cap = torch.randint(1, model.groups + 1, (args.batch,))
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not args.no_bf16):
-            x_hat, bits = model(x, q, cap)
-        d = distortion(x_hat, x)
-        bpp = bits / (args.patch**2)
-        loss = (lambda_of(q) * d + bpp).mean()
+        loss, stats = task.loss(to_batch(sampler.batch(args.batch)), rng)
         opt.zero_grad(set_to_none=True)
         if torch.isfinite(loss):
             loss.backward()
@@ -181,20 +152,15 @@ def main(argv: list[str] | None = None) -> None:
         opt.step()
         step += 1
         cpu_seconds += (time.time() - t) * args.threads
-        running.append((loss.item(), bpp.mean().item(), d.mean().item()))
+        running.append({"loss": loss.item(), **stats})
         if step % 100 == 0:
-            m = np.mean(running, 0)
+            means = {k: float(np.mean([r[k] for r in running])) for k in running[0]}
             running.clear()
-            rec = {"step": step, "loss": m[0], "bpp": m[1], "dist": m[2], "cpu_hours": cpu_seconds / 3600,
-                   "s_per_step": time.time() - t}
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
-            print(rec, flush=True)
+            record({"step": step, **means, "cpu_hours": cpu_seconds / 3600, "s_per_step": time.time() - t})
         if step % args.val_every == 0:
-            rec = {"step": step, "cpu_hours": cpu_seconds / 3600, "val": validate(model, crops)}
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
-            print(rec, flush=True)
+            val = task.validate(crops)
+            val["bd_vs_jpeg"] = bd_vs(jpeg, val["curve"])
+            record({"step": step, "cpu_hours": cpu_seconds / 3600, "val": val})
         if time.time() - last_ckpt > args.ckpt_minutes * 60:
             save()
             last_ckpt = time.time()

@@ -1,0 +1,142 @@
+"""Pixels <-> segments with the progressive recurrent codec.
+
+Payload (spec section 7.2):
+
+* codec parameters, 4 bytes: ``iterations`` coded, ``prime`` (priming steps
+  the decoder repeats on the first iteration), ``iterations_per_segment``,
+  and ``coding`` (0: plain binary codes);
+* segments hold the codes of consecutive iterations; the codes of one
+  iteration are ``bits x h x w`` binary values in (channel, row, column)
+  order, +1 as bit 1, packed MSB first, padded with zero bits to a whole byte.
+
+A file cut after any segment decodes to the image of the iterations it holds.
+The bitstream is parsed without any floating point; only the pixels come
+from the network.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from ..errors import NncError, UnsupportedFileError
+from ..models.recurrent import RecurrentCodec
+from ..models.tiling import tiled
+from ..models.transform import pad_to
+
+# Below this many pixels the whole payload is one segment: each segment
+# costs 3 bytes of framing, a lot beside a thumbnail's 16-byte iterations.
+SINGLE_SEGMENT_PIXELS = 256 * 256
+TILE = 1024  # pixels per tile side for the convolution stacks (bounds memory)
+MAX_PRIME = 15
+
+
+class RecurrentState:
+    """The encoder's view of one image: iterations run on demand and kept,
+    so that trying many rates (``max_bytes``) runs each iteration once."""
+
+    def __init__(self, engine: RecurrentEngine, rgb: np.ndarray) -> None:
+        self.engine = engine
+        self.x = pad_to(torch.tensor(rgb).permute(2, 0, 1)[None].float() / 255, 16)
+        self.h_enc, self.h_dec, self.x_hat = engine.model.init_state(self.x)
+        self.codes: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def codes_up_to(self, iterations: int) -> list[torch.Tensor]:
+        engine, model = self.engine, self.engine.model
+        while len(self.codes) < iterations:
+            steps = 1 + (engine.prime if not self.codes else 0)
+            features = tiled(model.g_a, self.x - self.x_hat, tile=TILE, margin=64, scale=Fraction(1, 16))
+            for _ in range(steps):
+                self.h_enc = model.enc_rnn(features, self.h_enc)
+            codes = torch.where(model.binarizer(self.h_enc) >= 0, 1.0, -1.0)
+            self.codes.append(codes)
+            for _ in range(steps):
+                self.h_dec = model.dec_rnn(codes, self.h_dec)
+            if len(self.codes) < engine.max_iterations:  # the last image is never needed here
+                self.x_hat = model.combine(self.x_hat, engine.render(self.h_dec))
+        return self.codes[:iterations]
+
+
+class RecurrentEngine:
+    """A loaded recurrent model."""
+
+    family = "recurrent"
+
+    def __init__(self, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+        config = json.loads(metadata["config"])
+        self.prime = config.pop("prime")
+        self.max_iterations = json.loads(metadata["max_iterations"])
+        self.model = RecurrentCodec(**config).eval()
+        self.model.load_state_dict({k[6:]: v.float() for k, v in tensors.items() if k.startswith("float.")})
+        # quality 1..100 -> level byte, calibrated at export against JPEG's MS-SSIM.
+        self.quality_levels = json.loads(metadata["quality_levels"])
+
+    def level_of(self, quality: int) -> int:
+        return self.quality_levels[quality - 1]
+
+    def iterations_of(self, level_byte: int) -> int:
+        """Iterations coded at a level byte (0..255), monotonic."""
+        return 1 + (level_byte * (self.max_iterations - 1) + 127) // 255
+
+    def render(self, h_dec: torch.Tensor) -> torch.Tensor:
+        """:meth:`RecurrentCodec.render` in tiles (bounded memory, no seams)."""
+        return tiled(self.model.render, h_dec, tile=TILE // 16, margin=4, scale=Fraction(16))
+
+    # -- encoder ------------------------------------------------------------
+    def analyse(self, rgb: np.ndarray) -> RecurrentState:
+        return RecurrentState(self, rgb)
+
+    def encode(self, state: RecurrentState, level_byte: int) -> tuple[bytes, list[bytes]]:
+        """Codec parameters and segments for the iterations of one level."""
+        n = self.iterations_of(level_byte)
+        codes = state.codes_up_to(n)
+        h, w = codes[0].shape[-2:]
+        per_segment = n if h * w * 256 < SINGLE_SEGMENT_PIXELS else 1
+        packed = [np.packbits(c[0].numpy().ravel() > 0).tobytes() for c in codes]
+        segments = [b"".join(packed[i : i + per_segment]) for i in range(0, n, per_segment)]
+        return bytes([n, self.prime, per_segment, 0]), segments
+
+    # -- decoder ------------------------------------------------------------
+    @torch.no_grad()
+    def decode(self, params: bytes, segments: list[bytes], width: int, height: int) -> np.ndarray:
+        """(H, W, 3) uint8 image from the codec parameters and 1+ segments."""
+        if len(params) != 4:
+            msg = "nnc: bad recurrent codec parameters"
+            raise NncError(msg)
+        n, prime, per_segment, coding = params
+        if coding != 0:
+            msg = f"nnc: code coding {coding} is not supported by this decoder; upgrade pillow-nnc"
+            raise UnsupportedFileError(msg)
+        if not (1 <= n <= self.max_iterations and prime <= MAX_PRIME and 1 <= per_segment <= n):
+            msg = f"nnc: bad recurrent codec parameters {list(params)}"
+            raise NncError(msg)
+        h, w = -(-height // 16), -(-width // 16)
+        bits = self.model.bits
+        size = -(-bits * h * w // 8)
+        if len(segments) > -(-n // per_segment):
+            msg = "nnc: more segments than iterations"
+            raise NncError(msg)
+        codes = []
+        for i, segment in enumerate(segments):
+            count = min(per_segment, n - i * per_segment)
+            if len(segment) != count * size:
+                msg = f"nnc: segment {i} holds {len(segment)} bytes, expected {count * size}"
+                raise NncError(msg)
+            for k in range(count):
+                chunk = np.frombuffer(segment, np.uint8, size, k * size)
+                b = np.unpackbits(chunk)[: bits * h * w].reshape(1, bits, h, w)
+                codes.append(torch.from_numpy(b.astype(np.float32) * 2 - 1))
+        model = self.model
+        h_dec = torch.zeros(1, model.hidden, h, w)
+        x_hat = torch.full((1, 3, h * 16, w * 16), 0.5)
+        for t, c in enumerate(codes):
+            for _ in range(1 + (prime if t == 0 else 0)):
+                h_dec = model.dec_rnn(c, h_dec)
+            if model.additive or t == len(codes) - 1:  # one-shot needs only the last image
+                x_hat = model.combine(x_hat, self.render(h_dec))
+        x_hat = (x_hat[0, :, :height, :width].clamp(0, 1) * 255).round().to(torch.uint8)
+        return x_hat.permute(1, 2, 0).numpy()

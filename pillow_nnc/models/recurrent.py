@@ -1,0 +1,133 @@
+"""Progressive recurrent codec (Toderici et al. 2017, Johnston et al. 2018).
+
+Iteration ``t`` encodes the residual ``r = x - x_hat`` of the previous
+reconstruction (``x_hat`` starts mid-grey), emits ``bits`` binary codes
+(+1/-1) per 16x16 block, and the decoder turns all codes so far into a new
+image. Recurrent state carries across iterations on both sides, so one
+model serves every rate and a file cut after any iteration decodes.
+
+* Encoder: GDN convolutions (stride 16) on the residual, then a ConvGRU with
+  3x3 hidden kernels at the code resolution, then a 1x1 binarizer.
+* Decoder: a ConvGRU with 3x3 hidden kernels on the codes, then GDN
+  sub-pixel convolutions up to the image ("one-shot": each iteration
+  predicts the whole image from the decoder state) or to a correction added
+  to the previous image ("additive").
+* Priming (Johnston 2018): ``prime`` extra GRU steps on the first input,
+  before the first codes (encoder) and the first image (decoder), so the
+  hidden state gathers spatial context at no cost in bits; ``diffuse``
+  extra steps on every later iteration. Each 3x3 hidden step widens the
+  state's receptive field by one block.
+
+The convolution stacks have the shapes of the transform codec's
+``g_a``/``g_s``, so a run can start from a trained transform model.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .layers import GDN, Upsample, conv
+
+
+class ConvGRU(nn.Module):
+    """Convolutional GRU cell: ``k_in`` input kernel, 3x3 hidden kernel."""
+
+    def __init__(self, cin: int, hidden: int, k_in: int = 3) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.w_x = conv(cin, 3 * hidden, k_in)
+        self.w_h = conv(hidden, 3 * hidden, 3)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        xz, xr, xn = self.w_x(x).chunk(3, 1)
+        hz, hr, hn = self.w_h(h).chunk(3, 1)
+        z = torch.sigmoid(xz + hz)
+        r = torch.sigmoid(xr + hr)
+        n = torch.tanh(xn + r * hn)
+        return (1 - z) * n + z * h
+
+
+def binarize(v: torch.Tensor, stochastic: bool) -> torch.Tensor:
+    """+1/-1 codes from values in (-1, 1). Training draws +1 with probability
+    (1 + v) / 2 (Toderici 2015; unbiased, straight-through gradient); coding
+    takes the sign, with 0 mapped to +1."""
+    if stochastic:
+        b = torch.where(torch.rand_like(v) < (1 + v) / 2, 1.0, -1.0).to(v.dtype)
+    else:
+        b = torch.where(v >= 0, 1.0, -1.0).to(v.dtype)
+    return v + (b - v).detach()
+
+
+class RecurrentCodec(nn.Module):
+    """Iterative residual coder with ConvGRU state (see module docstring)."""
+
+    family = "recurrent"
+    stride = 16
+
+    def __init__(
+        self, n: int = 128, m: int = 192, hidden: int = 192, bits: int = 32, additive: bool = False
+    ) -> None:
+        super().__init__()
+        self.n, self.m, self.hidden, self.bits, self.additive = n, m, hidden, bits, additive
+        self.g_a = nn.Sequential(
+            conv(3, n, 5, 2), GDN(n), conv(n, n, 5, 2), GDN(n),
+            conv(n, n, 5, 2), GDN(n), conv(n, m, 5, 2),
+        )
+        self.enc_rnn = ConvGRU(m, hidden)
+        self.binarizer = conv(hidden, bits, 1)
+        self.dec_rnn = ConvGRU(bits, hidden)
+        self.readout = conv(hidden, m, 1)
+        self.g_s = nn.Sequential(
+            Upsample(m, n), GDN(n, inverse=True), Upsample(n, n), GDN(n, inverse=True),
+            Upsample(n, n), GDN(n, inverse=True), Upsample(n, 3),
+        )
+
+    def config(self) -> dict:
+        return {"n": self.n, "m": self.m, "hidden": self.hidden, "bits": self.bits, "additive": self.additive}
+
+    def init_state(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Zero encoder/decoder states and a mid-grey image (so the first
+        residual is centred), for a padded batch."""
+        b, _, h, w = x.shape
+        zeros = x.new_zeros(b, self.hidden, h // self.stride, w // self.stride)
+        return zeros, zeros.clone(), torch.full_like(x, 0.5)
+
+    def encode_step(
+        self, residual: torch.Tensor, h_enc: torch.Tensor, steps: int, stochastic: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Codes of one iteration and the new encoder state; ``steps`` GRU
+        steps on the same input (1 + priming or diffusion)."""
+        features = self.g_a(residual)
+        for _ in range(steps):
+            h_enc = self.enc_rnn(features, h_enc)
+        return binarize(torch.tanh(self.binarizer(h_enc)), stochastic), h_enc
+
+    def decode_step(
+        self, codes: torch.Tensor, h_dec: torch.Tensor, x_prev: torch.Tensor, steps: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Image after one more iteration of codes, and the new decoder state."""
+        for _ in range(steps):
+            h_dec = self.dec_rnn(codes, h_dec)
+        return self.combine(x_prev, self.render(h_dec)), h_dec
+
+    def render(self, h_dec: torch.Tensor) -> torch.Tensor:
+        """Synthesis of the decoder state: an image or a correction."""
+        return self.g_s(self.readout(h_dec))
+
+    def combine(self, x_prev: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        return x_prev + out if self.additive else out + 0.5
+
+    def forward(
+        self, x: torch.Tensor, iterations: int, prime: int = 0, diffuse: int = 0
+    ) -> list[torch.Tensor]:
+        """Reconstructions after each iteration (training: stochastic codes).
+        ``x`` has sides that are multiples of 16."""
+        h_enc, h_dec, x_hat = self.init_state(x)
+        outputs = []
+        for t in range(iterations):
+            steps = 1 + (prime if t == 0 else diffuse)
+            codes, h_enc = self.encode_step(x - x_hat, h_enc, steps, stochastic=self.training)
+            x_hat, h_dec = self.decode_step(codes, h_dec, x_hat, steps)
+            outputs.append(x_hat)
+        return outputs

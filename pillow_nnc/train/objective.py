@@ -1,0 +1,79 @@
+"""Pieces of the training objective shared by both model families."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors import safe_open
+
+from ..bench.bdrate import BDRateError, bd_rate
+from ..metrics import ms_ssim, ms_ssim_rgb
+
+def distortion(x_hat: torch.Tensor, x: torch.Tensor, mse_weight: float) -> torch.Tensor:
+    """Per-image ``(1 - MS-SSIM) + mse_weight * MSE``: MS-SSIM is the metric
+    we are judged on but hardly sees a colour cast (its luminance term acts
+    at the coarsest scale only); the MSE term keeps colours and flat areas
+    honest.
+
+    ``x_hat`` is clamped to [0, 1] with a straight-through gradient: a plain
+    clamp has no gradient outside the range, and a model whose output leaves
+    it early never comes back (observed); no clamp lets the IGDN layers blow up.
+    """
+    x_hat = x_hat.float()
+    x_hat = x_hat + (x_hat.clamp(0, 1) - x_hat).detach()
+    mse = ((x_hat - x) ** 2).mean((1, 2, 3))
+    levels = 4 if min(x.shape[-2:]) >= 128 else 3
+    return (1 - ms_ssim(x_hat, x, levels=levels)) + mse_weight * mse
+
+
+def interpolate_at(curve: list[tuple[float, ...]], targets: tuple[float, ...] = (0.25, 0.5)) -> dict:
+    """MS-SSIM and PSNR at the learning-curve rates, from (bpp, MS-SSIM, PSNR, ...) points."""
+    xs = [c[0] for c in curve]
+    out = {}
+    for target in targets:
+        out[f"msssim@{target}"] = float(np.interp(target, xs, [c[1] for c in curve]))
+        out[f"psnr@{target}"] = float(np.interp(target, xs, [c[2] for c in curve]))
+    return out
+
+
+def float_tensors(path: str) -> dict[str, torch.Tensor]:
+    """The float (network) tensors of a released weights file."""
+    with safe_open(str(path), framework="pt") as f:
+        return {k[6:]: f.get_tensor(k).float() for k in f.keys() if k.startswith("float.")}
+
+
+def file_metadata(path: str) -> dict[str, str]:
+    with safe_open(str(path), framework="pt") as f:
+        return f.metadata()
+
+
+JPEG_QUALITIES = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+
+
+def jpeg_reference(crops: torch.Tensor) -> list[tuple[float, float]]:
+    """(bpp, MS-SSIM) of JPEG 4:2:0 (optimize) on the validation crops: the
+    anchor that validation reports a BD-rate against, so a run shows when it
+    passes JPEG without looking at the Kodak test set."""
+    images = [(c.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for c in crops]
+    points = []
+    for quality in JPEG_QUALITIES:
+        bpps, scores = [], []
+        for im in images:
+            buf = io.BytesIO()
+            Image.fromarray(im).save(buf, format="JPEG", quality=quality, subsampling=2, optimize=True)
+            bpps.append(8 * buf.tell() / (im.shape[0] * im.shape[1]))
+            scores.append(ms_ssim_rgb(im, np.asarray(Image.open(buf).convert("RGB"))))
+        points.append((float(np.mean(bpps)), float(np.mean(scores))))
+    return points
+
+
+def bd_vs(anchor: list[tuple[float, float]], curve: list[tuple[float, ...]]) -> float | None:
+    """MS-SSIM BD-rate (%) of a validation curve against ``anchor``; None
+    when the curves do not overlap (early in training)."""
+    try:
+        return bd_rate([p[0] for p in anchor], [p[1] for p in anchor], [c[0] for c in curve], [c[1] for c in curve])
+    except BDRateError:
+        return None

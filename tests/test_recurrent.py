@@ -1,0 +1,169 @@
+"""The recurrent codec's engine, format and training entry point.
+
+A small randomly initialised model stands in for trained weights: these
+tests check the coding machinery (progressive prefixes, priming recorded in
+the file, tiling, thread independence, hostile parameters), not quality.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import save_file
+
+from pillow_nnc import codec, container, zoo
+from pillow_nnc.engines import recurrent as rec_engine
+from pillow_nnc.errors import NncError, UnsupportedFileError
+from pillow_nnc.models.recurrent import RecurrentCodec
+
+from conftest import nnc_decode, nnc_encode
+
+MAX_ITERATIONS = 6
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> str:
+    torch.manual_seed(0)
+    model = RecurrentCodec(n=16, m=24, hidden=16, bits=8)
+    tensors = {f"float.{k}": v.half().contiguous() for k, v in model.state_dict().items()}
+    metadata = {
+        "family": "recurrent", "name": "tiny-test", "max_iterations": str(MAX_ITERATIONS),
+        "config": json.dumps({**model.config(), "prime": 2}),
+        "quality_levels": json.dumps([min(255, 3 * q) for q in range(1, 101)]),
+        "training": json.dumps({"step": 0, "cpu_hours": 0}),
+    }
+    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
+    save_file(tensors, str(path), metadata)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def engine(weights):
+    return zoo.engine(zoo.add_weights(weights))
+
+
+def _rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    rng = np.random.default_rng(seed)
+    arr = np.stack([x * 3 + y, y * 2, (x ^ y) & 255], axis=2) + rng.integers(0, 30, (h, w, 3))
+    return (arr % 256).astype(np.uint8)
+
+
+def _file(weights: str, rgb: np.ndarray, level: int) -> bytes:
+    """A whole file at one level byte (max_bytes bypassed)."""
+    engine = zoo.engine(zoo.add_weights(weights))
+    header = container.Header(width=rgb.shape[1], height=rgb.shape[0], mode="RGB", model_id=zoo.add_weights(weights))
+    header.codec_params, segments = engine.encode(engine.analyse(rgb), level)
+    head = container.encode_header(header)
+    return b"".join([head, *container.frame_segments(head, segments)])
+
+
+@pytest.mark.parametrize("size", [(1, 1), (17, 33), (32, 32), (40, 70)])
+def test_any_size_round_trips_with_exact_code_count(weights, engine, size) -> None:
+    rgb = _rgb(*size)
+    params, segments = engine.encode(engine.analyse(rgb), 255)
+    n, prime, per_segment, coding = params
+    assert (n, prime, coding) == (MAX_ITERATIONS, 2, 0)
+    blocks = -(-size[0] // 16) * -(-size[1] // 16)
+    assert sum(map(len, segments)) == n * -(-8 * blocks // 8)
+    out = engine.decode(params, segments, size[1], size[0])
+    assert out.shape == (*size, 3) and out.dtype == np.uint8
+
+
+def test_level_byte_maps_monotonically_onto_every_iteration_count(engine) -> None:
+    counts = [engine.iterations_of(level) for level in range(256)]
+    assert counts == sorted(counts)
+    assert set(counts) == set(range(1, MAX_ITERATIONS + 1))
+
+
+def test_each_iteration_is_a_segment_and_prefixes_decode_as_fewer_iterations(engine, monkeypatch) -> None:
+    monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 0)
+    rgb = _rgb(40, 56)
+    state = engine.analyse(rgb)
+    params, segments = engine.encode(state, 255)
+    assert len(segments) == MAX_ITERATIONS and params[2] == 1
+    for k in range(1, MAX_ITERATIONS):
+        level = next(b for b in range(256) if engine.iterations_of(b) == k)
+        params_k, segments_k = engine.encode(state, level)
+        assert segments_k == segments[:k]  # later iterations never change earlier codes
+        prefix = engine.decode(params, segments[:k], 56, 40)
+        np.testing.assert_array_equal(prefix, engine.decode(params_k, segments_k, 56, 40))
+
+
+def test_priming_steps_are_read_from_the_file(engine) -> None:
+    rgb = _rgb(32, 48)
+    params, segments = engine.encode(engine.analyse(rgb), 255)
+    unprimed = bytes([params[0], 0, *params[2:]])
+    assert not np.array_equal(engine.decode(params, segments, 48, 32), engine.decode(unprimed, segments, 48, 32))
+
+
+def test_codes_do_not_depend_on_the_thread_count(engine) -> None:
+    rgb = _rgb(64, 80, seed=3)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = engine.encode(engine.analyse(rgb), 255)
+        torch.set_num_threads(2)
+        two = engine.encode(engine.analyse(rgb), 255)
+    finally:
+        torch.set_num_threads(before)
+    assert one == two
+
+
+def test_tiled_coding_matches_whole_image_coding(engine, monkeypatch) -> None:
+    rgb = _rgb(96, 112, seed=5)
+    whole_params, whole = engine.encode(engine.analyse(rgb), 128)
+    decoded = engine.decode(whole_params, whole, 112, 96)
+    monkeypatch.setattr(rec_engine, "TILE", 32)
+    tiled_params, tiled = engine.encode(engine.analyse(rgb), 128)
+    assert (tiled_params, tiled) == (whole_params, whole)
+    diff = np.abs(engine.decode(whole_params, whole, 112, 96).astype(int) - decoded.astype(int))
+    assert diff.max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        (b"\x02\x02\x01", NncError),  # too short
+        (b"\x00\x02\x01\x00", NncError),  # zero iterations
+        (bytes([MAX_ITERATIONS + 1, 2, 1, 0]), NncError),  # more than the model has
+        (b"\x02\x10\x01\x00", NncError),  # priming beyond the limit
+        (b"\x02\x02\x03\x00", NncError),  # more per segment than iterations
+        (b"\x02\x02\x01\x01", UnsupportedFileError),  # a code coding this decoder lacks
+    ],
+)
+def test_bad_codec_parameters_are_refused(engine, params, error) -> None:
+    with pytest.raises(error):
+        engine.decode(params, [b"\0" * 4], 16, 16)
+
+
+def test_segment_of_the_wrong_length_is_refused(engine) -> None:
+    params, segments = engine.encode(engine.analyse(_rgb(16, 16)), 255)
+    with pytest.raises(NncError, match="expected"):
+        engine.decode(params, [segments[0] + b"\0"], 16, 16)
+    with pytest.raises(NncError, match="more segments"):
+        engine.decode(bytes([1, params[1], 1, 0]), [segments[0][:1], segments[0][:1]], 16, 16)
+
+
+def test_save_with_recurrent_weights_records_the_model_and_reopens(weights) -> None:
+    im = Image.fromarray(_rgb(24, 40))
+    data = nnc_encode(im, weights=weights, quality=30)
+    out = nnc_decode(data)
+    assert out.size == (40, 24) and out.mode == "RGB"
+    header = container.read_header(io.BytesIO(data))
+    assert header.model_id == zoo.add_weights(weights)
+    assert zoo.engine(header.model_id).family == "recurrent"
+
+
+def test_max_bytes_keeps_whole_iterations_within_budget(weights) -> None:
+    im = Image.fromarray(_rgb(48, 64))
+    full = nnc_encode(im, weights=weights, quality=100)
+    budget = len(full) - 1
+    fitted = nnc_encode(im, weights=weights, max_bytes=budget)
+    assert len(fitted) <= budget
+    assert codec.decode(container.read_header(io.BytesIO(fitted)), fitted).shape == (48, 64, 3)
