@@ -167,3 +167,37 @@ def test_max_bytes_keeps_whole_iterations_within_budget(weights) -> None:
     fitted = nnc_encode(im, weights=weights, max_bytes=budget)
     assert len(fitted) <= budget
     assert codec.decode(container.read_header(io.BytesIO(fitted)), fitted).shape == (48, 64, 3)
+
+
+RELEASED = "recurrent" in zoo.families()
+
+
+@pytest.mark.skipif(not RELEASED, reason="no released recurrent model")
+def test_released_model_codes_do_not_depend_on_the_thread_count(sample_rgb) -> None:
+    engine = zoo.engine(zoo.default_model("recurrent"))
+    rgb = sample_rgb[40:200, 100:292]
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = engine.encode(engine.analyse(rgb), 255)
+        torch.set_num_threads(2)
+        two = engine.encode(engine.analyse(rgb), 255)
+    finally:
+        torch.set_num_threads(before)
+    assert one == two
+
+
+@pytest.mark.skipif(not RELEASED, reason="no released recurrent model")
+def test_released_model_improves_with_every_iteration(sample_rgb) -> None:
+    from pillow_nnc.metrics import ms_ssim_rgb
+
+    engine = zoo.engine(zoo.default_model("recurrent"))
+    rgb = sample_rgb[40:200, 100:292]
+    params, segments = engine.encode(engine.analyse(rgb), 255)
+    data = b"".join(segments)
+    step = len(data) // params[0]
+    scores = [
+        ms_ssim_rgb(rgb, engine.decode(bytes([k, params[1], k, 0]), [data[: k * step]], 192, 160))
+        for k in range(1, params[0] + 1)
+    ]
+    assert all(b > a for a, b in zip(scores, scores[1:])), scores

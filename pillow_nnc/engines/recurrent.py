@@ -46,10 +46,21 @@ class RecurrentState:
 
     @torch.no_grad()
     def codes_up_to(self, iterations: int) -> list[torch.Tensor]:
+        """Codes of the first ``iterations`` iterations.
+
+        The encoder runs under bf16 autocast, as in training: 2.8x faster
+        here (AMX), and only the encoder's choices depend on it; the
+        decoder parses the codes exactly and renders in fp32.
+        """
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            self._run(iterations)
+        return self.codes[:iterations]
+
+    def _run(self, iterations: int) -> None:
         engine, model = self.engine, self.engine.model
         while len(self.codes) < iterations:
             steps = 1 + (engine.prime if not self.codes else 0)
-            features = tiled(model.g_a, self.x - self.x_hat, tile=TILE, margin=64, scale=Fraction(1, 16))
+            features = tiled(model.analysis, self.x - self.x_hat, tile=TILE, margin=64, scale=Fraction(1, 16))
             for _ in range(steps):
                 self.h_enc = model.enc_rnn(features, self.h_enc)
             codes = torch.where(model.binarizer(self.h_enc) >= 0, 1.0, -1.0)
@@ -57,8 +68,7 @@ class RecurrentState:
             for _ in range(steps):
                 self.h_dec = model.dec_rnn(codes, self.h_dec)
             if len(self.codes) < engine.max_iterations:  # the last image is never needed here
-                self.x_hat = model.combine(self.x_hat, engine.render(self.h_dec))
-        return self.codes[:iterations]
+                self.x_hat = self.x_hat + engine.render(self.h_dec)
 
 
 class RecurrentEngine:
@@ -136,7 +146,6 @@ class RecurrentEngine:
         for t, c in enumerate(codes):
             for _ in range(1 + (prime if t == 0 else 0)):
                 h_dec = model.dec_rnn(c, h_dec)
-            if model.additive or t == len(codes) - 1:  # one-shot needs only the last image
-                x_hat = model.combine(x_hat, self.render(h_dec))
+            x_hat = x_hat + self.render(h_dec)
         x_hat = (x_hat[0, :, :height, :width].clamp(0, 1) * 255).round().to(torch.uint8)
         return x_hat.permute(1, 2, 0).numpy()

@@ -56,7 +56,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     rc = ap.add_argument_group("recurrent family")
     rc.add_argument("--iterations", type=int, default=8, help="iterations unrolled per step")
     rc.add_argument("--prime", type=int, default=3, help="priming steps (fixed at the first step of a run)")
-    rc.add_argument("--additive", action="store_true", help="additive instead of one-shot reconstruction")
+    rc.add_argument("--binarizer", choices=("stochastic", "sign"), default="stochastic",
+                    help="training codes: random draws (Toderici 2015) or their sign (straight-through)")
     args = ap.parse_args(argv)
     if args.patch % 16:
         ap.error("--patch must be a multiple of 16")

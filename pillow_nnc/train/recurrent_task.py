@@ -35,11 +35,11 @@ class RecurrentTask:
     family = "recurrent"
 
     def __init__(self, args: argparse.Namespace, config: dict | None = None) -> None:
-        config = config or {"additive": args.additive}
-        self.model = RecurrentCodec(**config)
+        self.model = RecurrentCodec(**(config or {}))
         self.bf16 = not args.no_bf16
         self.iterations = args.iterations
         self.prime = args.prime
+        self.stochastic = args.binarizer == "stochastic"
 
     def config(self) -> dict:
         return {**self.model.config(), "prime": self.prime}
@@ -62,7 +62,7 @@ class RecurrentTask:
 
     def loss(self, x: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, dict]:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            outputs = self.model(x, self.iterations, prime=self.prime, diffuse=0)
+            outputs = self.model(x, self.iterations, prime=self.prime, stochastic=self.stochastic)
         d = torch.stack([distortion(o, x, MSE_WEIGHT) for o in outputs])  # (T, B)
         per_t = d.mean(1)
         return d.clamp_min(1e-6).log().mean(), {"dist": per_t.mean().item(), "first": per_t[0].item(), "last": per_t[-1].item()}
