@@ -134,7 +134,7 @@ def test_tiled_coding_matches_whole_image_coding(engine, monkeypatch) -> None:
         (bytes([MAX_ITERATIONS + 1, 2, 1, 0]), NncError),  # more than the model has
         (b"\x02\x10\x01\x00", NncError),  # priming beyond the limit
         (b"\x02\x02\x03\x00", NncError),  # more per segment than iterations
-        (b"\x02\x02\x01\x01", UnsupportedFileError),  # a code coding this decoder lacks
+        (b"\x02\x02\x01\x02", UnsupportedFileError),  # a code coding this decoder lacks
     ],
 )
 def test_bad_codec_parameters_are_refused(engine, params, error) -> None:
@@ -201,3 +201,53 @@ def test_released_model_improves_with_every_iteration(sample_rgb) -> None:
         for k in range(1, params[0] + 1)
     ]
     assert all(b > a for a, b in zip(scores, scores[1:])), scores
+
+
+@pytest.fixture(scope="module")
+def coded_weights(weights, tmp_path_factory) -> str:
+    """The tiny model plus context tables counted on a few generated images."""
+    from safetensors import safe_open
+
+    from pillow_nnc.train.export import code_frequencies
+
+    with safe_open(weights, "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+        metadata = f.metadata()
+    engine = zoo.engine(zoo.add_weights(weights))
+    tensors["bits.freqs"] = torch.from_numpy(code_frequencies(engine, [_rgb(48, 64, seed=s) for s in range(3)]))
+    path = tmp_path_factory.mktemp("w") / "tiny-coded.safetensors"
+    save_file(tensors, str(path), metadata)
+    return str(path)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (40, 56), (300, 20)])
+def test_context_coded_codes_decode_to_the_plain_codes(weights, coded_weights, size, monkeypatch) -> None:
+    monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 32 * 32)  # several segments for the larger sizes
+    plain = zoo.engine(zoo.add_weights(weights))
+    coded = zoo.engine(zoo.add_weights(coded_weights))
+    rgb = _rgb(*size, seed=9)
+    p_params, p_segments = plain.encode(plain.analyse(rgb), 255)
+    c_params, c_segments = coded.encode(coded.analyse(rgb), 255)
+    assert p_params[3] == 0 and c_params[3] == 1 and c_params[:3] == p_params[:3]
+    expected = plain.decode(p_params, p_segments, size[1], size[0])
+    np.testing.assert_array_equal(coded.decode(c_params, c_segments, size[1], size[0]), expected)
+    for k in range(1, len(c_segments)):  # prefixes, too
+        np.testing.assert_array_equal(
+            coded.decode(c_params, c_segments[:k], size[1], size[0]), plain.decode(p_params, p_segments[:k], size[1], size[0])
+        )
+
+
+def test_context_coding_saves_bits_on_a_flat_image(weights, coded_weights) -> None:
+    plain = zoo.engine(zoo.add_weights(weights))
+    coded = zoo.engine(zoo.add_weights(coded_weights))
+    flat = np.full((64, 64, 3), 90, np.uint8)
+    plain_bytes = sum(map(len, plain.encode(plain.analyse(flat), 255)[1]))
+    coded_bytes = sum(map(len, coded.encode(coded.analyse(flat), 255)[1]))
+    assert coded_bytes < plain_bytes
+
+
+def test_context_coded_file_needs_the_model_tables(weights, coded_weights) -> None:
+    coded = zoo.engine(zoo.add_weights(coded_weights))
+    params, segments = coded.encode(coded.analyse(_rgb(16, 16)), 255)
+    with pytest.raises(NncError, match="context tables"):
+        zoo.engine(zoo.add_weights(weights)).decode(params, segments, 16, 16)

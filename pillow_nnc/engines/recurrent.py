@@ -4,10 +4,13 @@ Payload (spec section 7.2):
 
 * codec parameters, 4 bytes: ``iterations`` coded, ``prime`` (priming steps
   the decoder repeats on the first iteration), ``iterations_per_segment``,
-  and ``coding`` (0: plain binary codes);
-* segments hold the codes of consecutive iterations; the codes of one
-  iteration are ``bits x h x w`` binary values in (channel, row, column)
-  order, +1 as bit 1, packed MSB first, padded with zero bits to a whole byte.
+  and ``coding``: 0 for plain bits, 1 for range coding with the model's
+  context tables (:mod:`pillow_nnc.entropy.bits`), used whenever the model
+  ships them;
+* segments hold the codes of consecutive iterations: with coding 0 the codes
+  of one iteration are ``bits x h x w`` binary values in (channel, row,
+  column) order, +1 as bit 1, packed MSB first, padded with zero bits to a
+  whole byte; with coding 1 each segment is one range-coded stream.
 
 A file cut after any segment decodes to the image of the iterations it holds.
 The bitstream is parsed without any floating point; only the pixels come
@@ -22,6 +25,8 @@ from fractions import Fraction
 import numpy as np
 import torch
 
+from ..entropy import bits as bitmodel
+from ..entropy.coder import Reader, Writer
 from ..errors import NncError, UnsupportedFileError
 from ..models.recurrent import RecurrentCodec
 from ..models.tiling import tiled
@@ -82,6 +87,12 @@ class RecurrentEngine:
         self.max_iterations = json.loads(metadata["max_iterations"])
         self.model = RecurrentCodec(**config).eval()
         self.model.load_state_dict({k[6:]: v.float() for k, v in tensors.items() if k.startswith("float.")})
+        # P(+1) per context (integers), or None: plain bits.
+        freqs = tensors.get("bits.freqs")
+        self.bit_freqs = None if freqs is None else freqs.numpy().astype(np.int64)
+        if self.bit_freqs is not None and len(self.bit_freqs) != bitmodel.context_count(self.model.bits):
+            msg = "bits.freqs does not match the model's code channels"
+            raise ValueError(msg)
         # quality 1..100 -> level byte, calibrated at export against JPEG's MS-SSIM.
         self.quality_levels = json.loads(metadata["quality_levels"])
 
@@ -106,9 +117,18 @@ class RecurrentEngine:
         codes = state.codes_up_to(n)
         h, w = codes[0].shape[-2:]
         per_segment = n if h * w * 256 < SINGLE_SEGMENT_PIXELS else 1
-        packed = [np.packbits(c[0].numpy().ravel() > 0).tobytes() for c in codes]
-        segments = [b"".join(packed[i : i + per_segment]) for i in range(0, n, per_segment)]
-        return bytes([n, self.prime, per_segment, 0]), segments
+        if self.bit_freqs is None:
+            packed = [np.packbits(c[0].numpy().ravel() > 0).tobytes() for c in codes]
+            segments = [b"".join(packed[i : i + per_segment]) for i in range(0, n, per_segment)]
+            return bytes([n, self.prime, per_segment, 0]), segments
+        flat = [(c[0] > 0).reshape(c.shape[1], -1).numpy().astype(np.int64) for c in codes]
+        segments = []
+        for start in range(0, n, per_segment):
+            writer = Writer()
+            for t in range(start, min(n, start + per_segment)):
+                bitmodel.encode_iteration(writer, flat[t], flat[t - 1] if t else None, t, self.bit_freqs)
+            segments.append(writer.finish())
+        return bytes([n, self.prime, per_segment, 1]), segments
 
     # -- decoder ------------------------------------------------------------
     @torch.no_grad()
@@ -118,28 +138,20 @@ class RecurrentEngine:
             msg = "nnc: bad recurrent codec parameters"
             raise NncError(msg)
         n, prime, per_segment, coding = params
-        if coding != 0:
+        if coding > 1:
             msg = f"nnc: code coding {coding} is not supported by this decoder; upgrade pillow-nnc"
             raise UnsupportedFileError(msg)
+        if coding == 1 and self.bit_freqs is None:
+            msg = "nnc: the file's codes are context-coded but its model has no context tables"
+            raise NncError(msg)
         if not (1 <= n <= self.max_iterations and prime <= MAX_PRIME and 1 <= per_segment <= n):
             msg = f"nnc: bad recurrent codec parameters {list(params)}"
             raise NncError(msg)
         h, w = -(-height // 16), -(-width // 16)
-        bits = self.model.bits
-        size = -(-bits * h * w // 8)
         if len(segments) > -(-n // per_segment):
             msg = "nnc: more segments than iterations"
             raise NncError(msg)
-        codes = []
-        for i, segment in enumerate(segments):
-            count = min(per_segment, n - i * per_segment)
-            if len(segment) != count * size:
-                msg = f"nnc: segment {i} holds {len(segment)} bytes, expected {count * size}"
-                raise NncError(msg)
-            for k in range(count):
-                chunk = np.frombuffer(segment, np.uint8, size, k * size)
-                b = np.unpackbits(chunk)[: bits * h * w].reshape(1, bits, h, w)
-                codes.append(torch.from_numpy(b.astype(np.float32) * 2 - 1))
+        codes = self._read_codes(coding, segments, n, per_segment, h, w)
         model = self.model
         h_dec = torch.zeros(1, model.hidden, h, w)
         x_hat = torch.full((1, 3, h * 16, w * 16), 0.5)
@@ -149,3 +161,26 @@ class RecurrentEngine:
             x_hat = x_hat + self.render(h_dec)
         x_hat = (x_hat[0, :, :height, :width].clamp(0, 1) * 255).round().to(torch.uint8)
         return x_hat.permute(1, 2, 0).numpy()
+
+    def _read_codes(
+        self, coding: int, segments: list[bytes], n: int, per_segment: int, h: int, w: int
+    ) -> list[torch.Tensor]:
+        """The +1/-1 codes ``(1, bits, h, w)`` of every iteration the segments hold."""
+        bits = self.model.bits
+        size = -(-bits * h * w // 8)
+        codes: list[np.ndarray] = []
+        for i, segment in enumerate(segments):
+            count = min(per_segment, n - i * per_segment)
+            if coding == 0:
+                if len(segment) != count * size:
+                    msg = f"nnc: segment {i} holds {len(segment)} bytes, expected {count * size}"
+                    raise NncError(msg)
+                for k in range(count):
+                    chunk = np.frombuffer(segment, np.uint8, size, k * size)
+                    codes.append(np.unpackbits(chunk)[: bits * h * w].reshape(bits, h * w))
+            else:
+                reader = Reader(segment)
+                for _ in range(count):
+                    prev = codes[-1] if codes else None
+                    codes.append(bitmodel.decode_iteration(reader, (bits, h * w), prev, len(codes), self.bit_freqs))
+        return [torch.from_numpy(c.reshape(1, bits, h, w).astype(np.float32) * 2 - 1) for c in codes]

@@ -2,11 +2,12 @@
 
 ``python -m pillow_nnc.train.export runs/transform/checkpoint.pt weights/x.safetensors``
 
-The file holds the float networks in fp16; a transform model adds everything
-its entropy decoder needs as integers: the integer hyper-synthesis, the
-Gaussian ladder tables, the rung of each hyper-latent channel and the
-importance-map tables (one per integer quality level, counted on the
-held-out training photos). Both get a quality -> level table calibrated
+The file holds the float networks in fp16 and everything the entropy
+decoder needs as integers: for a transform model the integer
+hyper-synthesis, the Gaussian ladder tables, the rung of each hyper-latent
+channel and the importance-map tables (one per integer quality level,
+counted on the held-out training photos); for a recurrent model the
+context tables of its binary codes (counted on training photos). Both get a quality -> level table calibrated
 against JPEG. No optimizer state, no pickle.
 """
 
@@ -26,7 +27,7 @@ from safetensors.torch import save_file
 
 from ..engines.recurrent import RecurrentEngine
 from ..engines.transform import TransformEngine
-from ..entropy import intnet
+from ..entropy import bits, intnet
 from ..entropy.scales import LOG_STEP, NUM_SCALES, SCALE_MIN
 from ..entropy.tables import gaussian_tables, quantize_pmf
 from ..metrics import ms_ssim_rgb
@@ -44,6 +45,18 @@ def mask_tables(model: TransformCodec, crops: torch.Tensor) -> np.ndarray:
         counts = np.bincount(kept.ceil().clamp(1, model.groups).long().ravel().numpy() - 1, minlength=model.groups)
         tables.append(quantize_pmf(counts + 0.5))
     return np.stack(tables)
+
+
+def code_frequencies(engine: RecurrentEngine, images: list[np.ndarray]) -> np.ndarray:
+    """Context tables of the recurrent codes, counted on training photos
+    (centre crops of up to 256x256)."""
+    iterations = []
+    for im in images:
+        y0, x0 = max(0, im.shape[0] - 256) // 2, max(0, im.shape[1] - 256) // 2
+        crop = im[y0 : y0 + 256, x0 : x0 + 256]
+        codes = engine.analyse(crop).codes_up_to(engine.max_iterations)
+        iterations.append([(c[0] > 0).reshape(c.shape[1], -1).numpy().astype(np.int64) for c in codes])
+    return bits.count_frequencies(iterations, engine.model.bits)
 
 
 def _msssim_db(values: list[float]) -> float:
@@ -118,6 +131,8 @@ def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
     else:
         tensors = {f"float.{k}": v.half().contiguous() for k, v in state["model"].items()}
         metadata["max_iterations"] = state["args"]["iterations"]
+        train = [load_rgb(p, 384) for p in list_images(data)[::10] if not is_validation(p, data)]
+        tensors["bits.freqs"] = torch.from_numpy(code_frequencies(RecurrentEngine(tensors, metadata), train))
         engine = RecurrentEngine(tensors, metadata)
     metadata["quality_levels"] = json.dumps(quality_levels(engine, list(raw)))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,91 @@
+"""Rate-distortion of an unreleased weights file on Kodak, against the
+recorded JPEG curve: the check a trained model must pass before release.
+
+``python -m pillow_nnc.bench.candidate runs/rc.safetensors [--images N]``
+
+Real ``.nnc`` files are written at every rate step of the model (every
+iteration count of a recurrent model, 8 level bytes of a transform model)
+with ``save(weights=...)``, decoded, and averaged per step as the benchmark
+does; the BD-rate (MS-SSIM in dB, and PSNR) is taken against the JPEG
+points of ``bench/results/results.json`` on the same images.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .. import zoo
+from ..container import Header, encode_header, frame_segments
+from ..metrics import ms_ssim_rgb, psnr
+from .analysis import msssim_db
+from .bdrate import BDRateError, bd_rate
+from .run import DEFAULT_KODAK, DEFAULT_OUT
+
+
+def _levels(engine: zoo.Engine) -> list[int]:
+    """One level byte per distinct rate step of the model."""
+    if engine.family == "recurrent":
+        return [min(b for b in range(256) if engine.iterations_of(b) == n) for n in range(1, engine.max_iterations + 1)]
+    return list(range(0, 256, 36))
+
+
+def evaluate(weights: str, images: list[Path]) -> list[dict]:
+    """Mean bpp, PSNR and MS-SSIM per rate step over ``images``."""
+    model_id = zoo.add_weights(weights)
+    engine = zoo.engine(model_id)
+    rows: dict[int, list[tuple[float, float, float]]] = {}
+    for path in images:
+        rgb = np.asarray(Image.open(path).convert("RGB"))
+        state = engine.analyse(rgb)
+        for level in _levels(engine):
+            params, segments = engine.encode(state, level)
+            # The whole file as save() would write it (no metadata).
+            header = Header(width=rgb.shape[1], height=rgb.shape[0], mode="RGB", model_id=model_id, codec_params=params)
+            head = encode_header(header)
+            size = len(head) + sum(map(len, frame_segments(head, segments)))
+            out = engine.decode(params, segments, rgb.shape[1], rgb.shape[0])
+            rows.setdefault(level, []).append((8 * size / (rgb.shape[0] * rgb.shape[1]), psnr(rgb, out), ms_ssim_rgb(rgb, out)))
+        print(f"{path.stem}: done", flush=True)
+    return [
+        {"level": level, "bpp": float(np.mean([r[0] for r in v])), "psnr": float(np.mean([r[1] for r in v])),
+         "msssim": float(np.mean([r[2] for r in v]))}
+        for level, v in sorted(rows.items())
+    ]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("weights")
+    ap.add_argument("--kodak", type=Path, default=DEFAULT_KODAK)
+    ap.add_argument("--images", type=int, default=24, help="first N Kodak images (JPEG is averaged over the same)")
+    ap.add_argument("--results", type=Path, default=DEFAULT_OUT / "results.json", help="benchmark results with JPEG points")
+    args = ap.parse_args()
+    images = sorted(args.kodak.glob("*.png"))[: args.images]
+    names = {p.stem for p in images}
+    points = [p for p in json.loads(args.results.read_text())["points"]
+              if p["codec"] == "jpeg" and p["set"] == "kodak" and p["image"] in names]
+    jpeg = []
+    for quality in sorted({p["quality"] for p in points}):
+        g = [p for p in points if p["quality"] == quality]
+        if len(g) == len(names):
+            jpeg.append({k: float(np.mean([p[k] for p in g])) for k in ("bpp", "psnr", "msssim")})
+    curve = evaluate(args.weights, images)
+    print(json.dumps({"weights": args.weights, "images": len(images), "curve": curve}, indent=1))
+    for metric, key in (("MS-SSIM (dB)", "msssim"), ("PSNR", "psnr")):
+        f = msssim_db if key == "msssim" else float
+        try:
+            bd = bd_rate([p["bpp"] for p in jpeg], [f(p[key]) for p in jpeg],
+                         [p["bpp"] for p in curve], [f(p[key]) for p in curve])
+            print(f"BD-rate vs JPEG 4:2:0 on {metric}: {bd:+.1f}%")
+        except BDRateError as exc:
+            print(f"BD-rate vs JPEG on {metric}: {exc}")
+
+
+if __name__ == "__main__":
+    main()
