@@ -134,7 +134,9 @@ def test_tiled_coding_matches_whole_image_coding(engine, monkeypatch) -> None:
         (bytes([MAX_ITERATIONS + 1, 2, 1, 0]), NncError),  # more than the model has
         (b"\x02\x10\x01\x00", NncError),  # priming beyond the limit
         (b"\x02\x02\x03\x00", NncError),  # more per segment than iterations
-        (b"\x02\x02\x01\x02", UnsupportedFileError),  # a code coding this decoder lacks
+        (b"\x02\x02\x01\x03", UnsupportedFileError),  # a code coding this decoder lacks
+        (b"\x02\x02\x01\x02\x03", NncError),  # local models with a tile side not allowed
+        (b"\x02\x02\x01\x01\x04", NncError),  # a fifth byte without local models
     ],
 )
 def test_bad_codec_parameters_are_refused(engine, params, error) -> None:
@@ -208,13 +210,13 @@ def coded_weights(weights, tmp_path_factory) -> str:
     """The tiny model plus context tables counted on a few generated images."""
     from safetensors import safe_open
 
-    from pillow_nnc.train.export import code_frequencies
+    from pillow_nnc.train.export import code_tables
 
     with safe_open(weights, "pt") as f:
         tensors = {k: f.get_tensor(k) for k in f.keys()}
         metadata = f.metadata()
     engine = zoo.engine(zoo.add_weights(weights))
-    tensors["bits.freqs"] = torch.from_numpy(code_frequencies(engine, [_rgb(48, 64, seed=s) for s in range(3)]))
+    tensors.update(code_tables(engine, [_rgb(48, 64, seed=s) for s in range(3)] + [np.full((64, 64, 3), 90, np.uint8)]))
     path = tmp_path_factory.mktemp("w") / "tiny-coded.safetensors"
     save_file(tensors, str(path), metadata)
     return str(path)
@@ -228,7 +230,7 @@ def test_context_coded_codes_decode_to_the_plain_codes(weights, coded_weights, s
     rgb = _rgb(*size, seed=9)
     p_params, p_segments = plain.encode(plain.analyse(rgb), 255)
     c_params, c_segments = coded.encode(coded.analyse(rgb), 255)
-    assert p_params[3] == 0 and c_params[3] == 1 and c_params[:3] == p_params[:3]
+    assert p_params[3] == 0 and c_params[3] in (1, 2) and c_params[:3] == p_params[:3]
     expected = plain.decode(p_params, p_segments, size[1], size[0])
     np.testing.assert_array_equal(coded.decode(c_params, c_segments, size[1], size[0]), expected)
     for k in range(1, len(c_segments)):  # prefixes, too
@@ -251,3 +253,37 @@ def test_context_coded_file_needs_the_model_tables(weights, coded_weights) -> No
     params, segments = coded.encode(coded.analyse(_rgb(16, 16)), 255)
     with pytest.raises(NncError, match="context tables"):
         zoo.engine(zoo.add_weights(weights)).decode(params, segments, 16, 16)
+
+
+def test_local_models_are_chosen_when_they_code_smaller(coded_weights, monkeypatch) -> None:
+    from pillow_nnc.entropy import bits as bitmodel
+
+    coded = zoo.engine(zoo.add_weights(coded_weights))
+    rgb = _rgb(96, 96, seed=4)
+    rgb[:, :48] = 90  # half flat, half texture: different statistics per tile
+    params, segments = coded.encode(coded.analyse(rgb), 255)
+    forced_global = coded.encode
+    monkeypatch.setattr(bitmodel, "choose_tables", lambda *a: (None, np.zeros(1, np.int64)))
+    g_params, g_segments = forced_global(coded.analyse(rgb), 255)
+    assert g_params[3] == 1
+    assert sum(map(len, segments)) <= sum(map(len, g_segments)) + 2  # the choice never costs more than rounding
+    if params[3] == 2:
+        assert params[4] in bitmodel.TILE_SIZES
+    np.testing.assert_array_equal(coded.decode(params, segments, 96, 96), coded.decode(g_params, g_segments, 96, 96))
+
+
+@pytest.mark.parametrize("tile", [2, 16])
+def test_local_model_files_round_trip_with_any_tile_choice(coded_weights, monkeypatch, tile) -> None:
+    from pillow_nnc.entropy import bits as bitmodel
+
+    coded = zoo.engine(zoo.add_weights(coded_weights))
+    monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 32 * 32)
+    rgb = _rgb(72, 100, seed=6)
+    g_params, g_segments = coded.encode(coded.analyse(rgb), 255)
+    k = len(coded.local_freqs)
+    monkeypatch.setattr(bitmodel, "choose_tables", lambda image, h, w, *a: (tile, np.arange(-(-h // tile) * -(-w // tile)) % k))
+    params, segments = coded.encode(coded.analyse(rgb), 255)
+    assert params[3:] == bytes([2, tile]) and len(segments) == params[0]
+    expected = coded.decode(g_params, g_segments, 100, 72)
+    np.testing.assert_array_equal(coded.decode(params, segments, 100, 72), expected)
+    np.testing.assert_array_equal(coded.decode(params, segments[:2], 100, 72), coded.decode(g_params, g_segments[:2], 100, 72))

@@ -5,12 +5,15 @@ Payload (spec section 7.2):
 * codec parameters, 4 bytes: ``iterations`` coded, ``prime`` (priming steps
   the decoder repeats on the first iteration), ``iterations_per_segment``,
   and ``coding``: 0 for plain bits, 1 for range coding with the model's
-  context tables (:mod:`pillow_nnc.entropy.bits`), used whenever the model
-  ships them;
+  global context tables, 2 for local entropy models (a table set chosen
+  per tile; a fifth byte gives the tile side in blocks). With context
+  tables in the model the encoder takes whichever of 1 and 2 is smaller
+  (:mod:`pillow_nnc.entropy.bits`);
 * segments hold the codes of consecutive iterations: with coding 0 the codes
   of one iteration are ``bits x h x w`` binary values in (channel, row,
   column) order, +1 as bit 1, packed MSB first, padded with zero bits to a
-  whole byte; with coding 1 each segment is one range-coded stream.
+  whole byte; otherwise each segment is one range-coded stream, the first
+  starting with the per-tile table choices (coding 2).
 
 A file cut after any segment decodes to the image of the iterations it holds.
 The bitstream is parsed without any floating point; only the pixels come
@@ -27,6 +30,7 @@ import torch
 
 from ..entropy import bits as bitmodel
 from ..entropy.coder import Reader, Writer
+from ..entropy.tables import PRECISION
 from ..errors import NncError, UnsupportedFileError
 from ..models.recurrent import RecurrentCodec
 from ..models.tiling import tiled
@@ -87,12 +91,15 @@ class RecurrentEngine:
         self.max_iterations = json.loads(metadata["max_iterations"])
         self.model = RecurrentCodec(**config).eval()
         self.model.load_state_dict({k[6:]: v.float() for k, v in tensors.items() if k.startswith("float.")})
-        # P(+1) per context (integers), or None: plain bits.
-        freqs = tensors.get("bits.freqs")
-        self.bit_freqs = None if freqs is None else freqs.numpy().astype(np.int64)
-        if self.bit_freqs is not None and len(self.bit_freqs) != bitmodel.context_count(self.model.bits):
-            msg = "bits.freqs does not match the model's code channels"
-            raise ValueError(msg)
+        # P(+1) per context (integers): the global table set (1, contexts)
+        # and the dictionary of local table sets (K, contexts); None: plain bits.
+        self.global_freqs, self.local_freqs = (
+            None if tensors.get(key) is None else tensors[key].numpy().astype(np.int64) for key in ("bits.freqs", "bits.local")
+        )
+        for freqs in (self.global_freqs, self.local_freqs):
+            if freqs is not None and (freqs.ndim != 2 or freqs.shape[1] != bitmodel.context_count(self.model.bits)):
+                msg = "context tables do not match the model's code channels"
+                raise ValueError(msg)
         # quality 1..100 -> level byte, calibrated at export against JPEG's MS-SSIM.
         self.quality_levels = json.loads(metadata["quality_levels"])
 
@@ -117,32 +124,51 @@ class RecurrentEngine:
         codes = state.codes_up_to(n)
         h, w = codes[0].shape[-2:]
         per_segment = n if h * w * 256 < SINGLE_SEGMENT_PIXELS else 1
-        if self.bit_freqs is None:
+        if self.global_freqs is None:
             packed = [np.packbits(c[0].numpy().ravel() > 0).tobytes() for c in codes]
             segments = [b"".join(packed[i : i + per_segment]) for i in range(0, n, per_segment)]
             return bytes([n, self.prime, per_segment, 0]), segments
         flat = [(c[0] > 0).reshape(c.shape[1], -1).numpy().astype(np.int64) for c in codes]
+        tile, tile_choice = bitmodel.choose_tables(flat, h, w, self.global_freqs, self.local_freqs)
+        if tile is None:
+            params, freqs, choice = bytes([n, self.prime, per_segment, 1]), self.global_freqs, np.zeros(h * w, np.int64)
+        else:
+            params, freqs = bytes([n, self.prime, per_segment, 2, tile]), self.local_freqs
+            choice = bitmodel.block_choice(tile_choice, h, w, tile)
         segments = []
-        for start in range(0, n, per_segment):
-            writer = Writer()
-            for t in range(start, min(n, start + per_segment)):
-                bitmodel.encode_iteration(writer, flat[t], flat[t - 1] if t else None, t, self.bit_freqs)
-            segments.append(writer.finish())
-        return bytes([n, self.prime, per_segment, 1]), segments
+        writer = Writer()
+        if tile is not None:
+            writer.encode(tile_choice, self._choice_table())
+        for t in range(n):
+            bitmodel.encode_iteration(writer, flat[t], flat[t - 1] if t else None, t, freqs, choice)
+            if (t + 1) % per_segment == 0 or t == n - 1:
+                segments.append(writer.finish())
+                writer = Writer()
+        return params, segments
+
+    def _choice_table(self) -> np.ndarray:
+        """Uniform integer table over the K local table sets (spec 7.2)."""
+        k = len(self.local_freqs)
+        freqs = np.full(k, ((1 << PRECISION) - k) // k, np.int64)
+        freqs[0] += (1 << PRECISION) - freqs.sum()
+        return freqs
 
     # -- decoder ------------------------------------------------------------
     @torch.no_grad()
     def decode(self, params: bytes, segments: list[bytes], width: int, height: int) -> np.ndarray:
         """(H, W, 3) uint8 image from the codec parameters and 1+ segments."""
-        if len(params) != 4:
+        if len(params) < 4:
             msg = "nnc: bad recurrent codec parameters"
             raise NncError(msg)
-        n, prime, per_segment, coding = params
-        if coding > 1:
+        n, prime, per_segment, coding = params[:4]
+        if coding > 2:
             msg = f"nnc: code coding {coding} is not supported by this decoder; upgrade pillow-nnc"
             raise UnsupportedFileError(msg)
-        if coding == 1 and self.bit_freqs is None:
-            msg = "nnc: the file's codes are context-coded but its model has no context tables"
+        if len(params) != (5 if coding == 2 else 4) or (coding == 2 and params[4] not in bitmodel.TILE_SIZES):
+            msg = f"nnc: bad recurrent codec parameters {list(params)}"
+            raise NncError(msg)
+        if (coding == 1 and self.global_freqs is None) or (coding == 2 and self.local_freqs is None):
+            msg = "nnc: the file's codes are context-coded but its model has no such context tables"
             raise NncError(msg)
         if not (1 <= n <= self.max_iterations and prime <= MAX_PRIME and 1 <= per_segment <= n):
             msg = f"nnc: bad recurrent codec parameters {list(params)}"
@@ -151,7 +177,7 @@ class RecurrentEngine:
         if len(segments) > -(-n // per_segment):
             msg = "nnc: more segments than iterations"
             raise NncError(msg)
-        codes = self._read_codes(coding, segments, n, per_segment, h, w)
+        codes = self._read_codes(params, segments, h, w)
         model = self.model
         h_dec = torch.zeros(1, model.hidden, h, w)
         x_hat = torch.full((1, 3, h * 16, w * 16), 0.5)
@@ -162,25 +188,31 @@ class RecurrentEngine:
         x_hat = (x_hat[0, :, :height, :width].clamp(0, 1) * 255).round().to(torch.uint8)
         return x_hat.permute(1, 2, 0).numpy()
 
-    def _read_codes(
-        self, coding: int, segments: list[bytes], n: int, per_segment: int, h: int, w: int
-    ) -> list[torch.Tensor]:
+    def _read_codes(self, params: bytes, segments: list[bytes], h: int, w: int) -> list[torch.Tensor]:
         """The +1/-1 codes ``(1, bits, h, w)`` of every iteration the segments hold."""
+        n, _, per_segment, coding = params[:4]
         bits = self.model.bits
-        size = -(-bits * h * w // 8)
         codes: list[np.ndarray] = []
-        for i, segment in enumerate(segments):
-            count = min(per_segment, n - i * per_segment)
-            if coding == 0:
+        if coding == 0:
+            size = -(-bits * h * w // 8)
+            for i, segment in enumerate(segments):
+                count = min(per_segment, n - i * per_segment)
                 if len(segment) != count * size:
                     msg = f"nnc: segment {i} holds {len(segment)} bytes, expected {count * size}"
                     raise NncError(msg)
                 for k in range(count):
                     chunk = np.frombuffer(segment, np.uint8, size, k * size)
                     codes.append(np.unpackbits(chunk)[: bits * h * w].reshape(bits, h * w))
-            else:
+        else:
+            freqs, choice = self.global_freqs, np.zeros(h * w, np.int64)
+            for i, segment in enumerate(segments):
                 reader = Reader(segment)
-                for _ in range(count):
+                if i == 0 and coding == 2:
+                    tile = params[4]
+                    tiles = -(-h // tile) * -(-w // tile)
+                    freqs = self.local_freqs
+                    choice = bitmodel.block_choice(reader.decode(tiles, self._choice_table()), h, w, tile)
+                for _ in range(min(per_segment, n - i * per_segment)):
                     prev = codes[-1] if codes else None
-                    codes.append(bitmodel.decode_iteration(reader, (bits, h * w), prev, len(codes), self.bit_freqs))
+                    codes.append(bitmodel.decode_iteration(reader, (bits, h * w), prev, len(codes), freqs, choice))
         return [torch.from_numpy(c.reshape(1, bits, h, w).astype(np.float32) * 2 - 1) for c in codes]

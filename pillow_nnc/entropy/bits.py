@@ -1,18 +1,20 @@
-"""Context model for the recurrent codec's binary codes.
+"""Context models for the recurrent codec's binary codes.
 
 The probability that a code is +1 depends only on integers already known to
-the decoder (spec section 7.2, coding 1):
+the decoder (spec section 7.2):
 
 * the iteration ``t`` (iterations from ``ITERATION_CONTEXTS - 1`` on share),
 * the code channel ``c``,
 * the same code in the previous iteration (none / -1 / +1),
 * the code of channel ``c - 1`` at the same block in this iteration
-  (none / -1 / +1): channels are coded one after the other.
+  (none / -1 / +1): channels are coded one after the other,
+* with local entropy models (Minnen et al. 2018), the table set chosen for
+  the block's tile, sent as side information.
 
 Each context has an integer frequency of "+1" out of 2**16, counted on
 training photos at export and shipped with the model, so the coder never
 sees a floating-point network output. Every channel of an iteration is one
-vectorised call per context value present (at most 9), not a loop over bits.
+vectorised call per (table set, context) present, not a loop over bits.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from .tables import PRECISION
 
 ITERATION_CONTEXTS = 8
 NONE = 2  # "no previous code" state of a context input
+SCALE = 1 << PRECISION
 
 
 def context_count(channels: int) -> int:
@@ -39,43 +42,151 @@ def _contexts(t: int, c: int, channels: int, prev: np.ndarray | None, last_chann
     return base + p * 3 + q
 
 
+def iteration_contexts(codes: np.ndarray, prev: np.ndarray | None, t: int) -> np.ndarray:
+    """Contexts ``(C, h*w)`` of a whole known iteration (encoder and training side)."""
+    channels, size = codes.shape
+    return np.stack([
+        _contexts(t, c, channels, None if prev is None else prev[c], codes[c - 1] if c else None, size)
+        for c in range(channels)
+    ])
+
+
 def _table(p1: int) -> np.ndarray:
-    return np.array([(1 << PRECISION) - p1, p1], np.int32)
+    return np.array([SCALE - p1, p1], np.int32)
 
 
-def encode_iteration(writer: Writer, codes: np.ndarray, prev: np.ndarray | None, t: int, freqs: np.ndarray) -> None:
-    """Code one iteration's 0/1 codes ``(C, h*w)``; ``prev`` is the previous iteration's."""
-    channels = codes.shape[0]
+def encode_iteration(
+    writer: Writer, codes: np.ndarray, prev: np.ndarray | None, t: int, freqs: np.ndarray, choice: np.ndarray
+) -> None:
+    """Code one iteration's 0/1 codes ``(C, h*w)`` with table sets ``freqs``
+    ``(K, contexts)``; ``choice`` is the table set of every block (``h*w``)."""
+    channels, size = codes.shape
+    n_ctx = freqs.shape[1]
+    flat = freqs.ravel()
     for c in range(channels):
-        ctx = _contexts(t, c, channels, None if prev is None else prev[c], codes[c - 1] if c else None, codes.shape[1])
-        for k in np.unique(ctx):
-            writer.encode(codes[c][ctx == k], _table(int(freqs[k])))
+        key = choice * n_ctx + _contexts(t, c, channels, None if prev is None else prev[c], codes[c - 1] if c else None, size)
+        for k in np.unique(key):
+            writer.encode(codes[c][key == k], _table(int(flat[k])))
 
 
-def decode_iteration(reader: Reader, shape: tuple[int, int], prev: np.ndarray | None, t: int, freqs: np.ndarray) -> np.ndarray:
+def decode_iteration(
+    reader: Reader, shape: tuple[int, int], prev: np.ndarray | None, t: int, freqs: np.ndarray, choice: np.ndarray
+) -> np.ndarray:
     """Inverse of :func:`encode_iteration`: 0/1 codes ``(C, h*w)``."""
     channels, size = shape
+    n_ctx = freqs.shape[1]
+    flat = freqs.ravel()
     codes = np.zeros(shape, np.int64)
     for c in range(channels):
-        ctx = _contexts(t, c, channels, None if prev is None else prev[c], codes[c - 1] if c else None, size)
-        for k in np.unique(ctx):
-            where = ctx == k
-            codes[c][where] = reader.decode(int(where.sum()), _table(int(freqs[k])))
+        key = choice * n_ctx + _contexts(t, c, channels, None if prev is None else prev[c], codes[c - 1] if c else None, size)
+        for k in np.unique(key):
+            where = key == k
+            codes[c][where] = reader.decode(int(where.sum()), _table(int(flat[k])))
     return codes
 
 
-def count_frequencies(iterations: list[list[np.ndarray]], channels: int) -> np.ndarray:
-    """Integer P(+1) per context, from the 0/1 codes ``(C, h*w)`` of each
-    iteration of each training image; 1..2**16-1, so both symbols stay codable."""
-    ones = np.zeros(context_count(channels))
-    total = np.zeros(context_count(channels))
-    for image in iterations:
-        for t, codes in enumerate(image):
-            prev = image[t - 1] if t else None
-            for c in range(channels):
-                ctx = _contexts(t, c, channels, None if prev is None else prev[c], codes[c - 1] if c else None, codes.shape[1])
-                ones += np.bincount(ctx, weights=codes[c], minlength=len(ones))
-                total += np.bincount(ctx, minlength=len(total))
-    p1 = (ones + 0.5) / (total + 1)
-    scale = 1 << PRECISION
-    return np.clip(np.round(p1 * scale), 1, scale - 1).astype(np.int32)
+def _quantize(p1: np.ndarray) -> np.ndarray:
+    """Integer P(+1) in 1..2**16-1, so both symbols stay codable."""
+    return np.clip(np.round(p1 * SCALE), 1, SCALE - 1).astype(np.int32)
+
+
+def code_lengths(freqs: np.ndarray) -> np.ndarray:
+    """Bits of a 0 and of a 1 under every table: ``(K, contexts, 2)``."""
+    p1 = freqs.astype(np.float64) / SCALE
+    return -np.log2(np.stack([1 - p1, p1], axis=-1))
+
+
+def tile_counts(image: list[np.ndarray], h: int, w: int, tile: int, n_ctx: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per tile of ``tile x tile`` blocks, how often each context occurred and
+    was +1, over the iterations of one image (0/1 codes ``(C, h*w)`` each)."""
+    ty, tx = np.divmod(np.arange(h * w), w)
+    tile_of = (ty // tile) * -(-w // tile) + tx // tile
+    tiles = -(-h // tile) * -(-w // tile)
+    ones = np.zeros((tiles, n_ctx))
+    total = np.zeros((tiles, n_ctx))
+    for t, codes in enumerate(image):
+        key = tile_of[None] * n_ctx + iteration_contexts(codes, image[t - 1] if t else None, t)
+        ones += np.bincount(key.ravel(), weights=codes.ravel(), minlength=tiles * n_ctx).reshape(tiles, n_ctx)
+        total += np.bincount(key.ravel(), minlength=tiles * n_ctx).reshape(tiles, n_ctx)
+    return ones, total
+
+
+def count_frequencies(images: list[list[np.ndarray]], shapes: list[tuple[int, int]], channels: int) -> np.ndarray:
+    """The global table set ``(1, contexts)``, counted over all images."""
+    n_ctx = context_count(channels)
+    ones = total = 0
+    for image, (h, w) in zip(images, shapes):
+        o, n = tile_counts(image, h, w, max(h, w), n_ctx)
+        ones, total = ones + o.sum(0), total + n.sum(0)
+    return _quantize((ones + 0.5) / (total + 1))[None]
+
+
+def learn_dictionary(
+    images: list[list[np.ndarray]], shapes: list[tuple[int, int]], channels: int, k: int, tile: int = 4, rounds: int = 12
+) -> np.ndarray:
+    """``k`` table sets ``(k, contexts)`` for local entropy models: Lloyd
+    iterations over training tiles, assigning each tile to the set that
+    codes it in the fewest bits and re-counting each set from its tiles
+    (shrunk towards the global counts, so rare contexts stay sensible)."""
+    n_ctx = context_count(channels)
+    parts = [tile_counts(image, h, w, tile, n_ctx) for image, (h, w) in zip(images, shapes)]
+    ones = np.concatenate([p[0] for p in parts])
+    total = np.concatenate([p[1] for p in parts])
+    global_p = (ones.sum(0) + 0.5) / (total.sum(0) + 1)
+    prior = 8.0
+
+    def fit(members: np.ndarray) -> np.ndarray:
+        return (ones[members].sum(0) + prior * global_p) / (total[members].sum(0) + prior)
+
+    def costs(p: np.ndarray) -> np.ndarray:  # (tiles, sets)
+        return -(ones @ np.log2(p).T + (total - ones) @ np.log2(1 - p).T)
+
+    rng = np.random.default_rng(0)
+    sets = [global_p]
+    while len(sets) < k:  # k-means++-like seeding: tiles the current sets code worst
+        worst = costs(np.clip(np.stack(sets), 1e-4, 1 - 1e-4)).min(1)
+        pick = rng.choice(len(worst), p=worst / worst.sum())
+        sets.append(fit(np.array([pick])))
+    p = np.clip(np.stack(sets), 1e-4, 1 - 1e-4)
+    for _ in range(rounds):
+        assign = costs(p).argmin(1)
+        p = np.clip(np.stack([fit(assign == j) if (assign == j).any() else p[j] for j in range(k)]), 1e-4, 1 - 1e-4)
+    return _quantize(p)
+
+
+TILE_SIZES = (2, 4, 8, 16)  # tile sides in blocks the encoder may choose for local models
+
+
+def block_choice(tile_choice: np.ndarray, h: int, w: int, tile: int) -> np.ndarray:
+    """The table set of every block (``h*w``) from one choice per tile (raster order)."""
+    ty, tx = np.divmod(np.arange(h * w), w)
+    return tile_choice[(ty // tile) * -(-w // tile) + tx // tile]
+
+
+def choose_tables(
+    image: list[np.ndarray], h: int, w: int, global_freqs: np.ndarray, local_freqs: np.ndarray | None
+) -> tuple[int | None, np.ndarray]:
+    """The cheapest way to code ``image`` (0/1 codes ``(C, h*w)`` per
+    iteration), side information included: ``(None, [0])`` for the global
+    table set, or ``(tile, choice per tile)`` for local models with tiles of
+    ``tile x tile`` blocks. Costs are the exact code lengths of the integer
+    tables (the range coder adds a few bytes either way)."""
+    lengths_g = code_lengths(global_freqs)[0]
+    contexts = [iteration_contexts(codes, image[t - 1] if t else None, t) for t, codes in enumerate(image)]
+    best_bits = sum(lengths_g[ctx, codes].sum() for ctx, codes in zip(contexts, image))
+    best: tuple[int | None, np.ndarray] = (None, np.zeros(1, np.int64))
+    if local_freqs is None:
+        return best
+    lengths = code_lengths(local_freqs)
+    per_block = np.stack([sum(lk[ctx, codes].sum(0) for ctx, codes in zip(contexts, image)) for lk in lengths])
+    k = len(local_freqs)
+    for tile in TILE_SIZES:
+        ty, tx = np.divmod(np.arange(h * w), w)
+        tiles = -(-h // tile) * -(-w // tile)
+        tile_of = (ty // tile) * -(-w // tile) + tx // tile
+        per_tile = np.stack([np.bincount(tile_of, weights=row, minlength=tiles) for row in per_block])
+        choice = per_tile.argmin(0)
+        bits = per_tile.min(0).sum() + tiles * np.log2(k)
+        if bits < best_bits:
+            best_bits, best = bits, (tile, choice)
+    return best

@@ -47,16 +47,24 @@ def mask_tables(model: TransformCodec, crops: torch.Tensor) -> np.ndarray:
     return np.stack(tables)
 
 
-def code_frequencies(engine: RecurrentEngine, images: list[np.ndarray]) -> np.ndarray:
+LOCAL_SETS = 8  # table sets in a recurrent model's local entropy model dictionary
+
+
+def code_tables(engine: RecurrentEngine, images: list[np.ndarray]) -> dict[str, torch.Tensor]:
     """Context tables of the recurrent codes, counted on training photos
-    (centre crops of up to 256x256)."""
-    iterations = []
+    (centre crops of up to 256x256): the global set and the dictionary of
+    local sets."""
+    iterations, shapes = [], []
     for im in images:
         y0, x0 = max(0, im.shape[0] - 256) // 2, max(0, im.shape[1] - 256) // 2
-        crop = im[y0 : y0 + 256, x0 : x0 + 256]
-        codes = engine.analyse(crop).codes_up_to(engine.max_iterations)
+        codes = engine.analyse(im[y0 : y0 + 256, x0 : x0 + 256]).codes_up_to(engine.max_iterations)
+        shapes.append(tuple(codes[0].shape[-2:]))
         iterations.append([(c[0] > 0).reshape(c.shape[1], -1).numpy().astype(np.int64) for c in codes])
-    return bits.count_frequencies(iterations, engine.model.bits)
+    channels = engine.model.bits
+    return {
+        "bits.freqs": torch.from_numpy(bits.count_frequencies(iterations, shapes, channels)),
+        "bits.local": torch.from_numpy(bits.learn_dictionary(iterations, shapes, channels, LOCAL_SETS)),
+    }
 
 
 def _msssim_db(values: list[float]) -> float:
@@ -132,7 +140,7 @@ def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
         tensors = {f"float.{k}": v.half().contiguous() for k, v in state["model"].items()}
         metadata["max_iterations"] = state["args"]["iterations"]
         train = [load_rgb(p, 384) for p in list_images(data)[::10] if not is_validation(p, data)]
-        tensors["bits.freqs"] = torch.from_numpy(code_frequencies(RecurrentEngine(tensors, metadata), train))
+        tensors.update(code_tables(RecurrentEngine(tensors, metadata), train))
         engine = RecurrentEngine(tensors, metadata)
     metadata["quality_levels"] = json.dumps(quality_levels(engine, list(raw)))
     out.parent.mkdir(parents=True, exist_ok=True)
