@@ -115,10 +115,11 @@ def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
 
     if opts.max_bytes is None:
         return b"".join(build(engine.level_of(opts.quality)))
-    return _fit(build, opts.max_bytes)
+    metadata = sum(len(v) for v in (opts.exif, opts.icc_profile, opts.xmp) if v)
+    return _fit(build, opts.max_bytes, metadata)
 
 
-def _fit(build: Callable[[int], list[bytes]], budget: int) -> bytes:
+def _fit(build: Callable[[int], list[bytes]], budget: int, metadata: int = 0) -> bytes:
     """Best file within ``budget`` bytes: the highest rate level whose full
     file fits, else the longest segment prefix of the lowest level."""
     lo, hi, best = 0, 255, None
@@ -137,6 +138,8 @@ def _fit(build: Callable[[int], list[bytes]], budget: int) -> bytes:
         keep += 1
     if keep == 1:
         msg = f"nnc: max_bytes={budget} is too small; the smallest file for this image is {len(parts[0]) + len(parts[1])} bytes"
+        if metadata:  # an ICC profile carried over from the source is the usual culprit
+            msg += f", {metadata} of them metadata (drop it with exif=b'', icc_profile=b'', xmp=b'')"
         raise ValueError(msg)
     return b"".join(parts[:keep])
 

@@ -655,3 +655,12 @@ def test_gradient_round_trip(gradient, encode, decode, mse_fn):
     out = arr(decode(encode(gradient)))
     assert out.shape == orig.shape
     assert mse_fn(out, orig) < mse_fn(grey_like(orig), orig)
+
+
+def test_max_bytes_error_names_the_metadata_that_does_not_fit(crop, encode):
+    """A thumbnail inheriting a 3 KB ICC profile cannot fit 1 KB: say so,
+    and how to drop it, instead of only "too small"."""
+    with pytest.raises(ValueError, match="3000 of them metadata") as info:
+        encode(crop, max_bytes=1024, icc_profile=b"\0" * 3000)
+    assert "icc_profile=b''" in str(info.value)
+    assert len(encode(crop, max_bytes=1024, icc_profile=b"")) <= 1024
