@@ -8,12 +8,13 @@ then ``Image.open("x.nnc")``, ``img.save("x.nnc", quality=80)`` and
 from __future__ import annotations
 
 from . import NncImagePlugin  # noqa: F401  (registers the format with Pillow)
+from .codec import set_threads
 from .errors import MissingModelError, NncError, TruncatedFileError, UnsupportedFileError
 from .imageio_ext import register_imageio
 
 __version__ = "0.1.0"
 __all__ = [
-    "MissingModelError", "NncError", "TruncatedFileError", "UnsupportedFileError", "register",
+    "MissingModelError", "NncError", "TruncatedFileError", "UnsupportedFileError", "register", "set_threads",
 ]
 
 

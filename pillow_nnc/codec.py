@@ -8,7 +8,9 @@ parameter, fits ``max_bytes`` budgets, and assembles the container.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +19,42 @@ from . import container, zoo
 from .alpha import decode_alpha, encode_alpha
 from .container import Header
 from .errors import UnsupportedFileError
+
+THREADS_ENV = "NNC_THREADS"
+_threads: int | None = None
+
+
+def set_threads(n: int | None) -> None:
+    """Torch threads that encoding and decoding use (``None``: leave torch's
+    own setting alone, unless ``NNC_THREADS`` is set). Results do not depend
+    on it; only speed does."""
+    global _threads
+    _threads = None if n is None else _int_option("threads", n, 1, 256)
+
+
+@contextmanager
+def _torch_threads() -> Iterator[None]:
+    """Run with the configured thread count, then put torch's setting back;
+    with nothing configured, torch's global settings are not touched."""
+    n = _threads
+    if n is None and os.environ.get(THREADS_ENV):
+        try:
+            n = _int_option(THREADS_ENV, int(os.environ[THREADS_ENV]), 1, 256)
+        except ValueError:
+            msg = f"nnc: {THREADS_ENV} must be an integer in 1..256, got {os.environ[THREADS_ENV]!r}"
+            raise ValueError(msg) from None
+    if n is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
 
 CODECS = ("transform", "recurrent")
 DEFAULT_CODEC = "transform"
@@ -105,6 +143,11 @@ def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
         exif=opts.exif, icc_profile=opts.icc_profile, xmp=opts.xmp, alpha=alpha,
     )
 
+    with _torch_threads():
+        return _encode_with(engine, header, color, opts)
+
+
+def _encode_with(engine: zoo.Engine, header: Header, color: np.ndarray, opts: EncodeOptions) -> bytes:
     features = engine.analyse(color)
 
     def build(level: int) -> list[bytes]:
@@ -156,9 +199,9 @@ def decode(header: Header, data: bytes, allow_truncated: bool = False) -> np.nda
         alpha = decode_alpha(header.alpha, header.width, header.height)[..., None]
     if not segments:
         return np.zeros((header.height, header.width, len(header.mode)), np.uint8)
-    rgb = zoo.engine(header.model_id).decode(
-        header.codec_params, [s.data for s in segments], header.width, header.height
-    )
+    engine = zoo.engine(header.model_id)
+    with _torch_threads():
+        rgb = engine.decode(header.codec_params, [s.data for s in segments], header.width, header.height)
     if header.mode in ("L", "LA"):
         luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         rgb = np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]
