@@ -279,3 +279,34 @@ def test_local_model_files_round_trip_with_any_tile_choice(coded_weights, monkey
     expected = coded.decode(g_params, g_segments, 100, 72)
     np.testing.assert_array_equal(coded.decode(params, segments, 100, 72), expected)
     np.testing.assert_array_equal(coded.decode(params, segments[:2], 100, 72), coded.decode(g_params, g_segments[:2], 100, 72))
+
+
+@pytest.mark.skipif(not RELEASED, reason="no released recurrent model")
+def test_released_model_file_prefixes_decode_or_fail_cleanly(sample_rgb, monkeypatch) -> None:
+    """A 256x256 file has one segment per iteration: each segment boundary is
+    a valid coarser image, equal to coding fewer iterations; a cut inside a
+    segment raises TruncatedFileError, or with LOAD_TRUNCATED_IMAGES decodes
+    the complete iterations."""
+    from PIL import ImageFile
+
+    from pillow_nnc.errors import TruncatedFileError
+
+    im = Image.fromarray(np.ascontiguousarray(sample_rgb[20:276, 100:356]))
+    data = nnc_encode(im, codec="recurrent", quality=100)
+    header = container.read_header(io.BytesIO(data))
+    segments, _ = container.read_segments(data, header)
+    ends = [s.offset + len(s.data) + 2 for s in segments]
+    assert len(ends) == header.codec_params[0] > 1
+    engine = zoo.engine(header.model_id)
+    state = engine.analyse(np.asarray(im))
+    for k in (1, len(ends) // 2):
+        level = next(b for b in range(256) if engine.iterations_of(b) == k)
+        params, segs = engine.encode(state, level)
+        expected = engine.decode(params, segs, 256, 256)
+        np.testing.assert_array_equal(np.asarray(nnc_decode(data[: ends[k - 1]])), expected)
+        cut = data[: ends[k - 1] + 5]
+        with pytest.raises(TruncatedFileError):
+            nnc_decode(cut)
+        monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+        np.testing.assert_array_equal(np.asarray(nnc_decode(cut)), expected)
+        monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", False)
