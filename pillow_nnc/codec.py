@@ -72,6 +72,10 @@ class EncodeOptions:
     icc_profile: bytes | None = None
     xmp: bytes | None = None
     weights: str | None = None
+    entropy: str = "local"
+
+
+ENTROPY_MODES = ("local", "global", "raw")
 
 
 def _int_option(name: str, value: object, lo: int, hi: int | None) -> int:
@@ -119,6 +123,11 @@ def options_from(params: dict) -> EncodeOptions:
         opts.exif = opts.exif[6:]
     opts.icc_profile = _bytes_option("icc_profile", params.get("icc_profile"))
     opts.xmp = _bytes_option("xmp", params.get("xmp"))
+    if params.get("entropy") is not None:
+        if params["entropy"] not in ENTROPY_MODES:
+            msg = f"nnc: entropy must be one of {', '.join(ENTROPY_MODES)}, got {params['entropy']!r}"
+            raise ValueError(msg)
+        opts.entropy = params["entropy"]
     if params.get("weights") is not None:
         opts.weights = str(params["weights"])
     return opts
@@ -152,7 +161,7 @@ def _encode_with(engine: zoo.Engine, header: Header, color: np.ndarray, opts: En
 
     def build(level: int) -> list[bytes]:
         """The file at one rate level, as header + framed segments."""
-        header.codec_params, segments = engine.encode(features, level)
+        header.codec_params, segments = engine.encode(features, level, opts.entropy)
         head = container.encode_header(header)
         return [head, *container.frame_segments(head, segments)]
 

@@ -310,3 +310,20 @@ def test_released_model_file_prefixes_decode_or_fail_cleanly(sample_rgb, monkeyp
         monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
         np.testing.assert_array_equal(np.asarray(nnc_decode(cut)), expected)
         monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", False)
+
+
+@pytest.mark.parametrize("entropy", ["raw", "global", "local"])
+def test_save_entropy_option_selects_the_coding_and_all_decode(coded_weights, entropy) -> None:
+    im = Image.fromarray(_rgb(48, 80, seed=2))
+    data = nnc_encode(im, weights=coded_weights, quality=100, entropy=entropy)
+    coding = container.read_header(io.BytesIO(data)).codec_params[3]
+    assert coding in {"raw": (0,), "global": (1,), "local": (1, 2)}[entropy]
+    reference = nnc_decode(nnc_encode(im, weights=coded_weights, quality=100, entropy="raw"))
+    np.testing.assert_array_equal(np.asarray(nnc_decode(data)), np.asarray(reference))
+
+
+def test_entropy_option_is_validated(crop) -> None:
+    with pytest.raises(ValueError, match="entropy must be one of"):
+        nnc_encode(crop, entropy="zip")
+    with pytest.raises(ValueError, match="only available with codec='recurrent'"):
+        nnc_encode(crop, entropy="raw")

@@ -118,18 +118,22 @@ class RecurrentEngine:
     def analyse(self, rgb: np.ndarray) -> RecurrentState:
         return RecurrentState(self, rgb)
 
-    def encode(self, state: RecurrentState, level_byte: int) -> tuple[bytes, list[bytes]]:
-        """Codec parameters and segments for the iterations of one level."""
+    def encode(self, state: RecurrentState, level_byte: int, entropy: str = "local") -> tuple[bytes, list[bytes]]:
+        """Codec parameters and segments for the iterations of one level.
+        ``entropy``: "raw" stores plain bits; "global" range-codes with the
+        global context tables; "local" (the default) takes whichever of the
+        global tables and the local entropy models codes smaller."""
         n = self.iterations_of(level_byte)
         codes = state.codes_up_to(n)
         h, w = codes[0].shape[-2:]
         per_segment = n if h * w * 256 < SINGLE_SEGMENT_PIXELS else 1
-        if self.global_freqs is None:
+        if entropy == "raw" or self.global_freqs is None:
             packed = [np.packbits(c[0].numpy().ravel() > 0).tobytes() for c in codes]
             segments = [b"".join(packed[i : i + per_segment]) for i in range(0, n, per_segment)]
             return bytes([n, self.prime, per_segment, 0]), segments
         flat = [(c[0] > 0).reshape(c.shape[1], -1).numpy().astype(np.int64) for c in codes]
-        tile, tile_choice = bitmodel.choose_tables(flat, h, w, self.global_freqs, self.local_freqs)
+        local = self.local_freqs if entropy == "local" else None
+        tile, tile_choice = bitmodel.choose_tables(flat, h, w, self.global_freqs, local)
         if tile is None:
             params, freqs, choice = bytes([n, self.prime, per_segment, 1]), self.global_freqs, np.zeros(h * w, np.int64)
         else:

@@ -87,8 +87,13 @@ class TransformEngine:
         return tiled(self.model.g_a, x, tile=TILE, margin=64, scale=Fraction(1, 16))
 
     @torch.no_grad()
-    def encode(self, features: torch.Tensor, level_byte: int) -> tuple[bytes, list[bytes]]:
-        """Codec parameters and segments at one rate level."""
+    def encode(self, features: torch.Tensor, level_byte: int, entropy: str = "local") -> tuple[bytes, list[bytes]]:
+        """Codec parameters and segments at one rate level. The hyperprior is
+        already an image-dependent entropy model, so ``entropy`` "local" and
+        "global" code the same way; there is no "raw" mode for latents."""
+        if entropy == "raw":
+            msg = "nnc: entropy='raw' is only available with codec='recurrent' (the transform codec always entropy-codes)"
+            raise ValueError(msg)
         level = level_byte / 255 * (LEVELS - 1)
         q = torch.tensor([level], dtype=torch.float32)
         y = features * self.model.gain(q)
