@@ -23,7 +23,7 @@ from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from . import container, zoo
-from .codec import CODECS
+from .codec import CODECS, ENTROPY_MODES
 from .errors import NncError
 from .metrics import ms_ssim_rgb, psnr
 
@@ -74,7 +74,7 @@ def _encode_one(src: Path, dst: Path, args: argparse.Namespace) -> None:
         im = ImageOps.exif_transpose(im)
         buf = io.BytesIO()
         im.save(buf, format="NNC", quality=args.quality, max_bytes=args.max_bytes, codec=args.codec,
-                weights=args.weights)
+                weights=args.weights, entropy=args.entropy)
     _write_atomic(dst, buf.getvalue(), args.force)
 
 
@@ -209,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("--max-bytes", type=_ranged(1, None), help="largest file size allowed, in bytes")
     enc.add_argument("--codec", choices=CODECS, help="model family (default: transform)")
     enc.add_argument("--weights", help="encode with your own trained weights (.safetensors)")
+    enc.add_argument("--entropy", choices=ENTROPY_MODES, help="entropy coding of recurrent codes (default: local)")
     enc.add_argument("--force", "-f", action="store_true", help="replace existing outputs")
     enc.set_defaults(func=cmd_encode)
     dec = sub.add_parser("decode", help=".nnc to an image (format from the output extension, default PNG)")

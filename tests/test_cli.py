@@ -73,6 +73,12 @@ def test_encode_quality_reaches_the_encoder(capsys, tmp_path, png, crop, encode)
     assert out.read_bytes() == encode(crop, quality=30)
 
 
+def test_encode_codec_and_entropy_reach_the_encoder(capsys, tmp_path, png, crop, encode):
+    out = tmp_path / "r.nnc"
+    assert run(capsys, "encode", png, out, "-q", "30", "--codec", "recurrent", "--entropy", "raw")[0] == 0
+    assert out.read_bytes() == encode(crop, quality=30, codec="recurrent", entropy="raw")
+
+
 def test_encode_max_bytes(capsys, tmp_path, png, crop, encode):
     budget = len(encode(crop, quality=100)) + 100
     out = tmp_path / "mb.nnc"
