@@ -327,3 +327,22 @@ def test_entropy_option_is_validated(crop) -> None:
         nnc_encode(crop, entropy="zip")
     with pytest.raises(ValueError, match="only available with codec='recurrent'"):
         nnc_encode(crop, entropy="raw")
+
+
+def test_parsed_codes_equal_the_encoders_with_any_threads_and_bf16(coded_weights) -> None:
+    """The parse is integer-only: 1 or 2 threads, bf16 autocast or not, the
+    decoder reads exactly the codes the encoder chose."""
+    coded = zoo.engine(zoo.add_weights(coded_weights))
+    rgb = _rgb(64, 96, seed=8)
+    state = coded.analyse(rgb)
+    for entropy in ("global", "local"):
+        params, segments = coded.encode(state, 255, entropy)
+        before = torch.get_num_threads()
+        try:
+            for threads, bf16 in ((1, False), (2, True)):
+                torch.set_num_threads(threads)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    parsed = coded._read_codes(params, segments, 4, 6)
+                assert all(torch.equal(a.float(), b.float()) for a, b in zip(parsed, state.codes))
+        finally:
+            torch.set_num_threads(before)
