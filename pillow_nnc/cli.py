@@ -129,6 +129,7 @@ def file_info(path: Path) -> dict:
         "model_id": header.model_id,
         "model": zoo.describe(header.model_id),
         "codec_params": header.codec_params.hex(),
+        "codec_params_meaning": _describe_params(header.model_id, header.codec_params),
         "header_bytes": header.size,
         "chunks": chunks,
         "segments": [{"index": i, "offset": s.offset, "bytes": len(s.data)} for i, s in enumerate(segments)],
@@ -136,6 +137,18 @@ def file_info(path: Path) -> dict:
         "file_bytes": len(data),
         "bpp": round(len(data) * 8 / (header.width * header.height), 4),
     }
+
+
+def _describe_params(model_id: int, params: bytes) -> str | None:
+    """The codec parameters in words when the model's family is known
+    (released models; user weights need loading, so they stay hex)."""
+    entry = zoo.released().get(model_id)
+    if entry is None:
+        return None
+    from .engines import recurrent, transform
+
+    describe = {"transform": transform.describe_params, "recurrent": recurrent.describe_params}.get(entry["family"])
+    return describe(params) if describe else None
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -152,7 +165,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"{info['file']}: NNC v{info['format_version']}, {info['width']}x{info['height']} {info['mode']}, "
           f"{info['file_bytes']} bytes, {info['bpp']} bpp")
-    print(f"  model: {info['model']}; codec parameters: {info['codec_params'] or '-'}")
+    meaning = f" ({info['codec_params_meaning']})" if info["codec_params_meaning"] else ""
+    print(f"  model: {info['model']}; codec parameters: {info['codec_params'] or '-'}{meaning}")
     print(f"  header: {info['header_bytes']} bytes; chunks: "
           + (", ".join(f"{k} ({n} bytes)" for k, n in info["chunks"].items()) or "none"))
     for s in info["segments"]:

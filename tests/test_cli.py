@@ -294,6 +294,15 @@ def test_info_text(capsys, nnc_file, crop_nnc):
     assert "segment 0" in out
 
 
+@pytest.mark.parametrize(("codec", "words"), [("transform", "rate level"), ("recurrent", "iterations, priming 3")])
+def test_info_explains_the_codec_parameters(capsys, tmp_path, crop, encode, codec, words):
+    path = tmp_path / "p.nnc"
+    path.write_bytes(encode(crop, codec=codec))
+    code, out, err = run(capsys, "info", path)
+    assert code == 0, err
+    assert words in out
+
+
 def test_info_does_not_decode(capsys, nnc_file, monkeypatch):
     from pillow_nnc import codec, zoo
 

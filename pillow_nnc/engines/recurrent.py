@@ -43,6 +43,17 @@ TILE = 1024  # pixels per tile side for the convolution stacks (bounds memory)
 MAX_PRIME = 15
 
 
+CODINGS = {0: "plain bits", 1: "global context tables", 2: "local entropy models"}
+
+
+def describe_params(params: bytes) -> str:
+    """Codec parameters in words, for ``nnc info`` (needs no weights)."""
+    if len(params) not in (4, 5):
+        return f"malformed ({params.hex()})"
+    text = f"{params[0]} iterations, priming {params[1]}, {params[2]} per segment, {CODINGS.get(params[3], f'coding {params[3]}')}"
+    return text + (f" (tiles of {params[4]} blocks)" if len(params) == 5 else "")
+
+
 class RecurrentState:
     """The encoder's view of one image: iterations run on demand and kept,
     so that trying many rates (``max_bytes``) runs each iteration once."""

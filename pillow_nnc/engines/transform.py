@@ -36,6 +36,13 @@ SINGLE_SEGMENT_PIXELS = 256 * 256
 TILE = 1024
 
 
+def describe_params(params: bytes) -> str:
+    """Codec parameters in words, for ``nnc info`` (needs no weights)."""
+    if len(params) != 2:
+        return f"malformed ({params.hex()})"
+    return f"rate level {params[0]} (q = {params[0] / 255 * (LEVELS - 1):.2f}), {params[1]} channel groups per segment"
+
+
 class TransformEngine:
     """A loaded transform model with its integer tables."""
 
