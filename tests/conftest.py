@@ -172,3 +172,11 @@ def small_rgb_nnc() -> bytes:
     y, x = np.mgrid[0:16, 0:16]
     rgb = np.stack([x * 16, y * 16, (x + y) * 8], axis=2).astype(np.uint8)
     return nnc_encode(_plain(rgb))
+
+
+@pytest.fixture(scope="session")
+def small_recurrent_nnc() -> bytes:
+    """A 16x16 RGB file of the recurrent codec, context-coded, 8 iterations."""
+    y, x = np.mgrid[0:16, 0:16]
+    rgb = np.stack([x * 16, y * 16, (x + y) * 8], axis=2).astype(np.uint8)
+    return nnc_encode(_plain(rgb), codec="recurrent", quality=100)

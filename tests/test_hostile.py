@@ -216,7 +216,7 @@ def test_flipped_chunk_byte_is_caught_in_open(small_rgba_nnc):
         Image.open(io.BytesIO(bytes(data)))
 
 
-@pytest.mark.parametrize("fixture", ["small_rgb_nnc", "small_rgba_nnc"])
+@pytest.mark.parametrize("fixture", ["small_rgb_nnc", "small_rgba_nnc", "small_recurrent_nnc"])
 def test_every_single_bit_flip_is_detected(fixture, request):
     """CRC-16 catches every single-bit error (spec 4.3): no flip decodes."""
     good = request.getfixturevalue(fixture)
@@ -235,7 +235,7 @@ def test_every_single_bit_flip_is_detected(fixture, request):
     assert not undetected, f"bit flips decoded without error: {undetected[:10]}"
 
 
-@pytest.mark.parametrize("fixture", ["small_rgb_nnc", "small_rgba_nnc", "crop_nnc"])
+@pytest.mark.parametrize("fixture", ["small_rgb_nnc", "small_rgba_nnc", "crop_nnc", "small_recurrent_nnc"])
 def test_every_truncation_is_detected(fixture, request):
     good = request.getfixturevalue(fixture)
     header, _, segments = parts(good)
@@ -414,12 +414,12 @@ def mutate(data: bytes, mutations) -> bytes:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(
-    which=st.sampled_from(["rgb", "rgba"]),
+    which=st.sampled_from(["rgb", "rgba", "recurrent"]),
     mutations=st.lists(MUTATION, min_size=1, max_size=3),
     load_truncated=st.booleans(),
 )
-def test_mutated_files_fail_cleanly(small_rgb_nnc, small_rgba_nnc, which, mutations, load_truncated):
-    good = small_rgb_nnc if which == "rgb" else small_rgba_nnc
+def test_mutated_files_fail_cleanly(small_rgb_nnc, small_rgba_nnc, small_recurrent_nnc, which, mutations, load_truncated):
+    good = {"rgb": small_rgb_nnc, "rgba": small_rgba_nnc, "recurrent": small_recurrent_nnc}[which]
     data = mutate(good, mutations)
     # Bound the work a mutated size field can ask for (the decompression-bomb
     # check is the documented guard); MAX_IMAGE_PIXELS itself is still exercised.
