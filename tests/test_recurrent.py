@@ -54,15 +54,6 @@ def _rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
     return (arr % 256).astype(np.uint8)
 
 
-def _file(weights: str, rgb: np.ndarray, level: int) -> bytes:
-    """A whole file at one level byte (max_bytes bypassed)."""
-    engine = zoo.engine(zoo.add_weights(weights))
-    header = container.Header(width=rgb.shape[1], height=rgb.shape[0], mode="RGB", model_id=zoo.add_weights(weights))
-    header.codec_params, segments = engine.encode(engine.analyse(rgb), level)
-    head = container.encode_header(header)
-    return b"".join([head, *container.frame_segments(head, segments)])
-
-
 @pytest.mark.parametrize("size", [(1, 1), (17, 33), (32, 32), (40, 70)])
 def test_any_size_round_trips_with_exact_code_count(weights, engine, size) -> None:
     rgb = _rgb(*size)
@@ -88,7 +79,7 @@ def test_each_iteration_is_a_segment_and_prefixes_decode_as_fewer_iterations(eng
     params, segments = engine.encode(state, 255)
     assert len(segments) == MAX_ITERATIONS and params[2] == 1
     for k in range(1, MAX_ITERATIONS):
-        level = next(b for b in range(256) if engine.iterations_of(b) == k)
+        level = engine.level_of_iterations(k)
         params_k, segments_k = engine.encode(state, level)
         assert segments_k == segments[:k]  # later iterations never change earlier codes
         prefix = engine.decode(params, segments[:k], 56, 40)
@@ -191,7 +182,7 @@ def test_released_model_improves_with_every_iteration(sample_rgb) -> None:
     state = engine.analyse(rgb)
     scores = []
     for k in range(1, engine.max_iterations + 1):
-        level = next(b for b in range(256) if engine.iterations_of(b) == k)
+        level = engine.level_of_iterations(k)
         params, segments = engine.encode(state, level)
         scores.append(ms_ssim_rgb(rgb, engine.decode(params, segments, 192, 160)))
     assert all(b > a for a, b in zip(scores, scores[1:])), scores
@@ -300,7 +291,7 @@ def test_released_model_file_prefixes_decode_or_fail_cleanly(sample_rgb, monkeyp
     engine = zoo.engine(header.model_id)
     state = engine.analyse(np.asarray(im))
     for k in (1, len(ends) // 2):
-        level = next(b for b in range(256) if engine.iterations_of(b) == k)
+        level = engine.level_of_iterations(k)
         params, segs = engine.encode(state, level)
         expected = engine.decode(params, segs, 256, 256)
         np.testing.assert_array_equal(np.asarray(nnc_decode(data[: ends[k - 1]])), expected)

@@ -31,7 +31,7 @@ from .run import DEFAULT_KODAK, DEFAULT_OUT
 def _levels(engine: zoo.Engine) -> list[int]:
     """One level byte per distinct rate step of the model."""
     if engine.family == "recurrent":
-        return [min(b for b in range(256) if engine.iterations_of(b) == n) for n in range(1, engine.max_iterations + 1)]
+        return [engine.level_of_iterations(n) for n in range(1, engine.max_iterations + 1)]
     return list(range(0, 256, 36))
 
 

@@ -68,7 +68,7 @@ def measure(engine: zoo.Engine, images: dict[str, np.ndarray]) -> dict:
         state.codes_up_to(engine.max_iterations)
         network_s += time.perf_counter() - start
         for n in range(1, engine.max_iterations + 1):
-            level = min(b for b in range(256) if engine.iterations_of(b) == n)
+            level = engine.level_of_iterations(n)
             for mode in MODES:
                 start = time.perf_counter()
                 _, segments = engine.encode(state, level, mode)

@@ -121,6 +121,10 @@ class RecurrentEngine:
         """Iterations coded at a level byte (0..255), monotonic."""
         return 1 + (level_byte * (self.max_iterations - 1) + 127) // 255
 
+    def level_of_iterations(self, n: int) -> int:
+        """The smallest level byte that codes ``n`` iterations."""
+        return min(b for b in range(256) if self.iterations_of(b) == n)
+
     def render(self, h_dec: torch.Tensor) -> torch.Tensor:
         """:meth:`RecurrentCodec.render` in tiles (bounded memory, no seams)."""
         return tiled(self.model.render, h_dec, tile=TILE // 16, margin=4, scale=Fraction(16))
