@@ -228,7 +228,7 @@ class RecurrentEngine:
                 reader = Reader(segment)
                 if i == 0 and coding == 2:
                     tile = params[4]
-                    tiles = -(-h // tile) * -(-w // tile)
+                    tiles = bitmodel.tile_index(h, w, tile)[1]
                     freqs = self.local_freqs
                     choice = bitmodel.block_choice(reader.decode(tiles, self._choice_table()), h, w, tile)
                 for _ in range(min(per_segment, n - i * per_segment)):

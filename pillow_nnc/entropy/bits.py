@@ -33,22 +33,29 @@ def context_count(channels: int) -> int:
     return ITERATION_CONTEXTS * channels * 9
 
 
-def _contexts(t: int, c: int, channels: int, prev: np.ndarray | None, last_channel: np.ndarray | None, size: int) -> np.ndarray:
-    """Context index of every block of channel ``c`` in iteration ``t``;
-    ``prev`` / ``last_channel`` are 0/1 codes of (t-1, c) and (t, c-1), or None."""
+def _channel_contexts(t: int, c: int, codes: np.ndarray, prev: np.ndarray | None) -> np.ndarray:
+    """Context index of every block of channel ``c`` in iteration ``t``, from
+    the 0/1 codes ``(C, h*w)`` of this iteration (only channel ``c - 1`` is
+    read, so a decoder may pass a partly decoded array) and of the previous
+    one (``None`` at ``t = 0``)."""
+    channels, size = codes.shape
     base = (min(t, ITERATION_CONTEXTS - 1) * channels + c) * 9
-    p = np.full(size, NONE, np.int64) if prev is None else prev.astype(np.int64)
-    q = np.full(size, NONE, np.int64) if last_channel is None else last_channel.astype(np.int64)
+    p = np.full(size, NONE, np.int64) if prev is None else prev[c].astype(np.int64)
+    q = codes[c - 1].astype(np.int64) if c else np.full(size, NONE, np.int64)
     return base + p * 3 + q
 
 
 def iteration_contexts(codes: np.ndarray, prev: np.ndarray | None, t: int) -> np.ndarray:
     """Contexts ``(C, h*w)`` of a whole known iteration (encoder and training side)."""
-    channels, size = codes.shape
-    return np.stack([
-        _contexts(t, c, channels, None if prev is None else prev[c], codes[c - 1] if c else None, size)
-        for c in range(channels)
-    ])
+    return np.stack([_channel_contexts(t, c, codes, prev) for c in range(codes.shape[0])])
+
+
+def tile_index(h: int, w: int, tile: int) -> tuple[np.ndarray, int]:
+    """The tile (raster order) of every block of an ``h x w`` grid cut into
+    tiles of ``tile x tile`` blocks, and the number of tiles."""
+    ty, tx = np.divmod(np.arange(h * w), w)
+    across = -(-w // tile)
+    return (ty // tile) * across + tx // tile, -(-h // tile) * across
 
 
 def _table(p1: int) -> np.ndarray:
@@ -60,11 +67,10 @@ def encode_iteration(
 ) -> None:
     """Code one iteration's 0/1 codes ``(C, h*w)`` with table sets ``freqs``
     ``(K, contexts)``; ``choice`` is the table set of every block (``h*w``)."""
-    channels, size = codes.shape
     n_ctx = freqs.shape[1]
     flat = freqs.ravel()
-    for c in range(channels):
-        key = choice * n_ctx + _contexts(t, c, channels, None if prev is None else prev[c], codes[c - 1] if c else None, size)
+    for c in range(codes.shape[0]):
+        key = choice * n_ctx + _channel_contexts(t, c, codes, prev)
         for k in np.unique(key):
             writer.encode(codes[c][key == k], _table(int(flat[k])))
 
@@ -73,12 +79,11 @@ def decode_iteration(
     reader: Reader, shape: tuple[int, int], prev: np.ndarray | None, t: int, freqs: np.ndarray, choice: np.ndarray
 ) -> np.ndarray:
     """Inverse of :func:`encode_iteration`: 0/1 codes ``(C, h*w)``."""
-    channels, size = shape
     n_ctx = freqs.shape[1]
     flat = freqs.ravel()
     codes = np.zeros(shape, np.int64)
-    for c in range(channels):
-        key = choice * n_ctx + _contexts(t, c, channels, None if prev is None else prev[c], codes[c - 1] if c else None, size)
+    for c in range(shape[0]):
+        key = choice * n_ctx + _channel_contexts(t, c, codes, prev)
         for k in np.unique(key):
             where = key == k
             codes[c][where] = reader.decode(int(where.sum()), _table(int(flat[k])))
@@ -99,9 +104,7 @@ def code_lengths(freqs: np.ndarray) -> np.ndarray:
 def tile_counts(image: list[np.ndarray], h: int, w: int, tile: int, n_ctx: int) -> tuple[np.ndarray, np.ndarray]:
     """Per tile of ``tile x tile`` blocks, how often each context occurred and
     was +1, over the iterations of one image (0/1 codes ``(C, h*w)`` each)."""
-    ty, tx = np.divmod(np.arange(h * w), w)
-    tile_of = (ty // tile) * -(-w // tile) + tx // tile
-    tiles = -(-h // tile) * -(-w // tile)
+    tile_of, tiles = tile_index(h, w, tile)
     ones = np.zeros((tiles, n_ctx))
     total = np.zeros((tiles, n_ctx))
     for t, codes in enumerate(image):
@@ -159,8 +162,7 @@ TILE_SIZES = (2, 4, 8, 16)  # tile sides in blocks the encoder may choose for lo
 
 def block_choice(tile_choice: np.ndarray, h: int, w: int, tile: int) -> np.ndarray:
     """The table set of every block (``h*w``) from one choice per tile (raster order)."""
-    ty, tx = np.divmod(np.arange(h * w), w)
-    return tile_choice[(ty // tile) * -(-w // tile) + tx // tile]
+    return tile_choice[tile_index(h, w, tile)[0]]
 
 
 def choose_tables(
@@ -181,9 +183,7 @@ def choose_tables(
     per_block = np.stack([sum(lk[ctx, codes].sum(0) for ctx, codes in zip(contexts, image)) for lk in lengths])
     k = len(local_freqs)
     for tile in TILE_SIZES:
-        ty, tx = np.divmod(np.arange(h * w), w)
-        tiles = -(-h // tile) * -(-w // tile)
-        tile_of = (ty // tile) * -(-w // tile) + tx // tile
+        tile_of, tiles = tile_index(h, w, tile)
         per_tile = np.stack([np.bincount(tile_of, weights=row, minlength=tiles) for row in per_block])
         choice = per_tile.argmin(0)
         bits = per_tile.min(0).sum() + tiles * np.log2(k)
