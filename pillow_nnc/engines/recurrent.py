@@ -32,7 +32,7 @@ from ..entropy import bits as bitmodel
 from ..entropy.coder import Reader, Writer
 from ..entropy.tables import PRECISION
 from ..errors import NncError, UnsupportedFileError
-from ..models.recurrent import RecurrentCodec
+from ..models.recurrent import RecurrentCodec, gru_steps
 from ..models.tiling import tiled
 from ..models.transform import pad_to
 
@@ -79,14 +79,12 @@ class RecurrentState:
     def _run(self, iterations: int) -> None:
         engine, model = self.engine, self.engine.model
         while len(self.codes) < iterations:
-            steps = 1 + (engine.prime if not self.codes else 0)
+            steps = gru_steps(len(self.codes), engine.prime)
             features = tiled(model.analysis, self.x - self.x_hat, tile=TILE, margin=64, scale=Fraction(1, 16))
-            for _ in range(steps):
-                self.h_enc = model.enc_rnn(features, self.h_enc)
+            self.h_enc = model.step_encoder(features, self.h_enc, steps)
             codes = torch.where(model.binarizer(self.h_enc) >= 0, 1.0, -1.0)
             self.codes.append(codes)
-            for _ in range(steps):
-                self.h_dec = model.dec_rnn(codes, self.h_dec)
+            self.h_dec = model.step_decoder(codes, self.h_dec, steps)
             if len(self.codes) < engine.max_iterations:  # the last image is never needed here
                 self.x_hat = self.x_hat + engine.render(self.h_dec)
 
@@ -201,8 +199,7 @@ class RecurrentEngine:
         h_dec = torch.zeros(1, model.hidden, h, w)
         x_hat = torch.full((1, 3, h * 16, w * 16), 0.5)
         for t, c in enumerate(codes):
-            for _ in range(1 + (prime if t == 0 else 0)):
-                h_dec = model.dec_rnn(c, h_dec)
+            h_dec = model.step_decoder(c, h_dec, gru_steps(t, prime))
             x_hat = x_hat + self.render(h_dec)
         x_hat = (x_hat[0, :, :height, :width].clamp(0, 1) * 255).round().to(torch.uint8)
         return x_hat.permute(1, 2, 0).numpy()

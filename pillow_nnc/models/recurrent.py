@@ -16,9 +16,9 @@ model serves every rate and a file cut after any iteration decodes.
   0.862/0.906 for additive, in paired runs.
 * Priming (Johnston 2018): ``prime`` extra GRU steps on the first input,
   before the first codes (encoder) and the first image (decoder), so the
-  hidden state gathers spatial context at no cost in bits; ``diffuse``
-  extra steps on every later iteration. Each 3x3 hidden step widens the
-  state's receptive field by one block.
+  hidden state gathers spatial context at no cost in bits. Each 3x3 hidden
+  step widens the state's receptive field by one block. (Johnston's
+  "diffusion", extra steps on later iterations too, is not in the format.)
 
 The convolution stacks have the shapes of the transform codec's
 ``g_a``/``g_s``, so a run can start from a trained transform model.
@@ -50,6 +50,12 @@ class ConvGRU(nn.Module):
         r = torch.sigmoid(xr + hr)
         n = torch.tanh(xn + r * hn)
         return (1 - z) * n + z * h
+
+
+def gru_steps(t: int, prime: int) -> int:
+    """GRU steps at iteration ``t`` (from 0): 1, plus the priming steps on the
+    first iteration (spec 7.2)."""
+    return 1 + (prime if t == 0 else 0)
 
 
 def binarize(v: torch.Tensor, stochastic: bool) -> torch.Tensor:
@@ -105,22 +111,30 @@ class RecurrentCodec(nn.Module):
         zeros = x.new_zeros(b, self.hidden, h // self.stride, w // self.stride)
         return zeros, zeros.clone(), torch.full_like(x, 0.5)
 
+    def step_encoder(self, features: torch.Tensor, h_enc: torch.Tensor, steps: int) -> torch.Tensor:
+        """Encoder state after ``steps`` GRU steps on the same input."""
+        for _ in range(steps):
+            h_enc = self.enc_rnn(features, h_enc)
+        return h_enc
+
+    def step_decoder(self, codes: torch.Tensor, h_dec: torch.Tensor, steps: int) -> torch.Tensor:
+        """Decoder state after ``steps`` GRU steps on the same codes."""
+        for _ in range(steps):
+            h_dec = self.dec_rnn(codes, h_dec)
+        return h_dec
+
     def encode_step(
         self, residual: torch.Tensor, h_enc: torch.Tensor, steps: int, stochastic: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Codes of one iteration and the new encoder state; ``steps`` GRU
-        steps on the same input (1 + priming or diffusion)."""
-        features = self.analysis(residual)
-        for _ in range(steps):
-            h_enc = self.enc_rnn(features, h_enc)
+        """Codes of one iteration and the new encoder state."""
+        h_enc = self.step_encoder(self.analysis(residual), h_enc, steps)
         return binarize(torch.tanh(self.binarizer(h_enc)), stochastic), h_enc
 
     def decode_step(
         self, codes: torch.Tensor, h_dec: torch.Tensor, x_prev: torch.Tensor, steps: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Image after one more iteration of codes, and the new decoder state."""
-        for _ in range(steps):
-            h_dec = self.dec_rnn(codes, h_dec)
+        h_dec = self.step_decoder(codes, h_dec, steps)
         return x_prev + self.render(h_dec), h_dec
 
     def analysis(self, residual: torch.Tensor) -> torch.Tensor:
@@ -132,7 +146,7 @@ class RecurrentCodec(nn.Module):
         return self.g_s(self.readout(h_dec) * self.log_out_gain.exp().view(-1, 1, 1))
 
     def forward(
-        self, x: torch.Tensor, iterations: int, prime: int = 0, diffuse: int = 0, stochastic: bool = False
+        self, x: torch.Tensor, iterations: int, prime: int = 0, stochastic: bool = False
     ) -> list[torch.Tensor]:
         """Reconstructions after each iteration; ``stochastic`` draws the
         codes as in training (else their sign, as in coding). ``x`` has sides
@@ -140,7 +154,7 @@ class RecurrentCodec(nn.Module):
         h_enc, h_dec, x_hat = self.init_state(x)
         outputs = []
         for t in range(iterations):
-            steps = 1 + (prime if t == 0 else diffuse)
+            steps = gru_steps(t, prime)
             codes, h_enc = self.encode_step(x - x_hat, h_enc, steps, stochastic)
             x_hat, h_dec = self.decode_step(codes, h_dec, x_hat, steps)
             outputs.append(x_hat)
