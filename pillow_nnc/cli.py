@@ -74,7 +74,7 @@ def _encode_one(src: Path, dst: Path, args: argparse.Namespace) -> None:
         im = ImageOps.exif_transpose(im)
         buf = io.BytesIO()
         im.save(buf, format="NNC", quality=args.quality, max_bytes=args.max_bytes, codec=args.codec,
-                weights=args.weights, entropy=args.entropy)
+                weights=args.weights, entropy=args.entropy, sabr=not args.no_sabr)
     _write_atomic(dst, buf.getvalue(), args.force)
 
 
@@ -176,6 +176,20 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ratemap(args: argparse.Namespace) -> int:
+    from .bench.ratemap import rate_map_picture
+
+    try:
+        picture = rate_map_picture(args.input.read_bytes())
+        buf = io.BytesIO()
+        picture.save(buf, format=Image.registered_extensions().get(args.output.suffix.lower(), "PNG"))
+        _write_atomic(args.output, buf.getvalue(), args.force)
+    except BATCH_ERRORS as exc:
+        print(f"nnc: {args.input}: {_reason(exc)}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _jpeg_at_size(rgb: np.ndarray, budget: int) -> tuple[bytes, int]:
     """Largest JPEG (4:2:0, optimized) not over ``budget`` bytes (or the
     quality-1 JPEG if even that is larger), and its quality."""
@@ -224,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--codec", choices=CODECS, help="model family (default: transform)")
     enc.add_argument("--weights", help="encode with your own trained weights (.safetensors)")
     enc.add_argument("--entropy", choices=ENTROPY_MODES, help="entropy coding of recurrent codes (default: local)")
+    enc.add_argument("--no-sabr", action="store_true",
+                     help="recurrent codec: every block gets every iteration (no spatially adaptive bit rates)")
     enc.add_argument("--force", "-f", action="store_true", help="replace existing outputs")
     enc.set_defaults(func=cmd_encode)
     dec = sub.add_parser("decode", help=".nnc to an image (format from the output extension, default PNG)")
@@ -235,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("file", type=Path)
     inf.add_argument("--json", action="store_true", help="machine-readable output")
     inf.set_defaults(func=cmd_info)
+    rmap = sub.add_parser("ratemap", help="picture of a recurrent file's rate map (iterations per 16x16 block) over its image")
+    rmap.add_argument("input", type=Path, help=".nnc file saved with codec='recurrent'")
+    rmap.add_argument("output", type=Path, help="picture (format from the extension, default PNG)")
+    rmap.add_argument("--force", "-f", action="store_true", help="replace an existing output")
+    rmap.set_defaults(func=cmd_ratemap)
     demo = sub.add_parser("demo", help="encode and decode a photo, compare with JPEG of the same size")
     demo.add_argument("image", type=Path, nargs="?", default=SAMPLE, help="default: the bundled sample")
     demo.add_argument("--quality", "-q", type=_ranged(1, 100), default=75)

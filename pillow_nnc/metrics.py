@@ -48,6 +48,29 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, levels: int | None = None) -> torc
     return torch.prod(stacked ** weights.view(-1, 1, 1), 0).mean(1)
 
 
+def block_ssim(x: torch.Tensor, y: torch.Tensor, block: int) -> torch.Tensor:
+    """Mean SSIM (11x11 Gaussian window, sigma 1.5, channels averaged) over
+    each ``block x block`` block of (1, C, H, W) images in [0, 1] whose sides
+    are multiples of ``block``: ``(H/block, W/block)``. Spatially adaptive
+    rate control stops a block once this reaches its target, so the block
+    quality it sees is the finest scale of the MS-SSIM it is judged by."""
+    c = x.shape[1]
+    win = _fspecial_gauss_1d(_WIN, 1.5).to(x)
+    pad = _WIN // 2
+
+    def blur(v: torch.Tensor) -> torch.Tensor:
+        v = F.pad(v, (pad, pad, pad, pad), mode="replicate")
+        v = F.conv2d(v, win.repeat(v.shape[1], 1, 1, 1), groups=v.shape[1])
+        return F.conv2d(v, win.transpose(-1, -2).repeat(v.shape[1], 1, 1, 1), groups=v.shape[1])
+
+    stats = blur(torch.cat([x, y, x * x, y * y, x * y], 1))
+    mx, my, xx, yy, xy = stats.split(c, 1)
+    c1, c2 = 0.01**2, 0.03**2
+    vx, vy, cov = xx - mx * mx, yy - my * my, xy - mx * my
+    ssim = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return F.avg_pool2d(ssim.mean(1, keepdim=True), block)[0, 0]
+
+
 def to_tensor(pixels: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 array to a (1, 3, H, W) float tensor in [0, 1]."""
     return torch.from_numpy(np.array(pixels)).permute(2, 0, 1)[None].float() / 255

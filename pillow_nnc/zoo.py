@@ -25,6 +25,7 @@ from typing import Protocol
 import numpy as np
 from safetensors import safe_open
 
+from .engines import Payload
 from .errors import MissingModelError
 
 CUSTOM_BASE = 1 << 20
@@ -37,9 +38,11 @@ class Engine(Protocol):
 
     def analyse(self, rgb: np.ndarray) -> object: ...
 
-    def encode(self, features: object, level_byte: int, entropy: str = "local") -> tuple[bytes, list[bytes]]: ...
+    def encode(self, features: object, level_byte: int, entropy: str = "local", tolerance: float | None = None) -> Payload: ...
 
-    def decode(self, params: bytes, segments: list[bytes], width: int, height: int) -> np.ndarray: ...
+    def decode(
+        self, params: bytes, segments: list[bytes], width: int, height: int, rate_map: bytes | None = None
+    ) -> np.ndarray: ...
 
 
 def _weights_dir() -> Path:

@@ -62,15 +62,24 @@ def test_bad_nnc_weights_path_warns_instead_of_breaking(monkeypatch, crop) -> No
             im.load()
 
 
-@pytest.mark.parametrize("chunk", ["rate_map", "side_info"])
-def test_reserved_critical_chunks_are_refused_not_ignored(crop, chunk) -> None:
+def _with_chunk(crop: Image.Image, chunk: str) -> bytes:
     data = io.BytesIO()
     crop.save(data, format="NNC")
     header = container.read_header(io.BytesIO(data.getvalue()))
     segments, _ = container.read_segments(data.getvalue(), header)
     setattr(header, chunk, b"\x01")
-    with Image.open(io.BytesIO(container.write(header, [s.data for s in segments]))) as im:
-        with pytest.raises(pillow_nnc.UnsupportedFileError, match=chunk):
+    return container.write(header, [s.data for s in segments])
+
+
+def test_reserved_critical_chunk_is_refused_not_ignored(crop) -> None:
+    with Image.open(io.BytesIO(_with_chunk(crop, "side_info"))) as im:
+        with pytest.raises(pillow_nnc.UnsupportedFileError, match="side_info"):
+            im.load()
+
+
+def test_transform_file_with_a_rate_map_is_corrupt(crop) -> None:
+    with Image.open(io.BytesIO(_with_chunk(crop, "rate_map"))) as im:
+        with pytest.raises(pillow_nnc.NncError, match="rate map"):
             im.load()
 
 

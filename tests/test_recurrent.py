@@ -57,7 +57,7 @@ def _rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("size", [(1, 1), (17, 33), (32, 32), (40, 70)])
 def test_any_size_round_trips_with_exact_code_count(weights, engine, size) -> None:
     rgb = _rgb(*size)
-    params, segments = engine.encode(engine.analyse(rgb), 255)
+    params, segments, _ = engine.encode(engine.analyse(rgb), 255)
     n, prime, per_segment, coding = params
     assert (n, prime, coding) == (MAX_ITERATIONS, 2, 0)
     blocks = -(-size[0] // 16) * -(-size[1] // 16)
@@ -76,11 +76,11 @@ def test_each_iteration_is_a_segment_and_prefixes_decode_as_fewer_iterations(eng
     monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 0)
     rgb = _rgb(40, 56)
     state = engine.analyse(rgb)
-    params, segments = engine.encode(state, 255)
+    params, segments, _ = engine.encode(state, 255)
     assert len(segments) == MAX_ITERATIONS and params[2] == 1
     for k in range(1, MAX_ITERATIONS):
         level = engine.level_of_iterations(k)
-        params_k, segments_k = engine.encode(state, level)
+        params_k, segments_k, _ = engine.encode(state, level)
         assert segments_k == segments[:k]  # later iterations never change earlier codes
         prefix = engine.decode(params, segments[:k], 56, 40)
         np.testing.assert_array_equal(prefix, engine.decode(params_k, segments_k, 56, 40))
@@ -88,7 +88,7 @@ def test_each_iteration_is_a_segment_and_prefixes_decode_as_fewer_iterations(eng
 
 def test_priming_steps_are_read_from_the_file(engine) -> None:
     rgb = _rgb(32, 48)
-    params, segments = engine.encode(engine.analyse(rgb), 255)
+    params, segments, _ = engine.encode(engine.analyse(rgb), 255)
     unprimed = bytes([params[0], 0, *params[2:]])
     assert not np.array_equal(engine.decode(params, segments, 48, 32), engine.decode(unprimed, segments, 48, 32))
 
@@ -109,10 +109,10 @@ def test_codes_do_not_depend_on_the_thread_count(engine) -> None:
 
 def test_tiled_coding_matches_whole_image_coding(engine, monkeypatch) -> None:
     rgb = _rgb(96, 112, seed=5)
-    whole_params, whole = engine.encode(engine.analyse(rgb), 128)
+    whole_params, whole, _ = engine.encode(engine.analyse(rgb), 128)
     decoded = engine.decode(whole_params, whole, 112, 96)
     monkeypatch.setattr(rec_engine, "TILE", 32)
-    tiled_params, tiled = engine.encode(engine.analyse(rgb), 128)
+    tiled_params, tiled, _ = engine.encode(engine.analyse(rgb), 128)
     assert (tiled_params, tiled) == (whole_params, whole)
     diff = np.abs(engine.decode(whole_params, whole, 112, 96).astype(int) - decoded.astype(int))
     assert diff.max() <= 1
@@ -137,7 +137,7 @@ def test_bad_codec_parameters_are_refused(engine, params, error) -> None:
 
 
 def test_segment_of_the_wrong_length_is_refused(engine) -> None:
-    params, segments = engine.encode(engine.analyse(_rgb(16, 16)), 255)
+    params, segments, _ = engine.encode(engine.analyse(_rgb(16, 16)), 255)
     with pytest.raises(NncError, match="expected"):
         engine.decode(params, [segments[0] + b"\0"], 16, 16)
     with pytest.raises(NncError, match="more segments"):
@@ -156,9 +156,9 @@ def test_save_with_recurrent_weights_records_the_model_and_reopens(weights) -> N
 
 def test_max_bytes_keeps_whole_iterations_within_budget(weights) -> None:
     im = Image.fromarray(_rgb(48, 64))
-    full = nnc_encode(im, weights=weights, quality=100)
+    full = nnc_encode(im, weights=weights, quality=100, sabr=False)
     budget = len(full) - 1
-    fitted = nnc_encode(im, weights=weights, max_bytes=budget)
+    fitted = nnc_encode(im, weights=weights, max_bytes=budget, sabr=False)
     assert len(fitted) <= budget
     assert codec.decode(container.read_header(io.BytesIO(fitted)), fitted).shape == (48, 64, 3)
 
@@ -183,7 +183,7 @@ def test_released_model_improves_with_every_iteration(sample_rgb) -> None:
     scores = []
     for k in range(1, engine.max_iterations + 1):
         level = engine.level_of_iterations(k)
-        params, segments = engine.encode(state, level)
+        params, segments, _ = engine.encode(state, level)
         scores.append(ms_ssim_rgb(rgb, engine.decode(params, segments, 192, 160)))
     assert all(b > a for a, b in zip(scores, scores[1:])), scores
 
@@ -211,8 +211,8 @@ def test_context_coded_codes_decode_to_the_plain_codes(weights, coded_weights, s
     plain = zoo.engine(zoo.add_weights(weights))
     coded = zoo.engine(zoo.add_weights(coded_weights))
     rgb = _rgb(*size, seed=9)
-    p_params, p_segments = plain.encode(plain.analyse(rgb), 255)
-    c_params, c_segments = coded.encode(coded.analyse(rgb), 255)
+    p_params, p_segments, _ = plain.encode(plain.analyse(rgb), 255)
+    c_params, c_segments, _ = coded.encode(coded.analyse(rgb), 255)
     assert p_params[3] == 0 and c_params[3] in (1, 2) and c_params[:3] == p_params[:3]
     expected = plain.decode(p_params, p_segments, size[1], size[0])
     np.testing.assert_array_equal(coded.decode(c_params, c_segments, size[1], size[0]), expected)
@@ -233,7 +233,7 @@ def test_context_coding_saves_bits_on_a_flat_image(weights, coded_weights) -> No
 
 def test_context_coded_file_needs_the_model_tables(weights, coded_weights) -> None:
     coded = zoo.engine(zoo.add_weights(coded_weights))
-    params, segments = coded.encode(coded.analyse(_rgb(16, 16)), 255)
+    params, segments, _ = coded.encode(coded.analyse(_rgb(16, 16)), 255)
     with pytest.raises(NncError, match="context tables"):
         zoo.engine(zoo.add_weights(weights)).decode(params, segments, 16, 16)
 
@@ -244,10 +244,10 @@ def test_local_models_are_chosen_when_they_code_smaller(coded_weights, monkeypat
     coded = zoo.engine(zoo.add_weights(coded_weights))
     rgb = _rgb(96, 96, seed=4)
     rgb[:, :48] = 90  # half flat, half texture: different statistics per tile
-    params, segments = coded.encode(coded.analyse(rgb), 255)
+    params, segments, _ = coded.encode(coded.analyse(rgb), 255)
     forced_global = coded.encode
     monkeypatch.setattr(bitmodel, "choose_tables", lambda *a: (None, np.zeros(1, np.int64)))
-    g_params, g_segments = forced_global(coded.analyse(rgb), 255)
+    g_params, g_segments, _ = forced_global(coded.analyse(rgb), 255)
     assert g_params[3] == 1
     assert sum(map(len, segments)) <= sum(map(len, g_segments)) + 2  # the choice never costs more than rounding
     if params[3] == 2:
@@ -262,10 +262,10 @@ def test_local_model_files_round_trip_with_any_tile_choice(coded_weights, monkey
     coded = zoo.engine(zoo.add_weights(coded_weights))
     monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 32 * 32)
     rgb = _rgb(72, 100, seed=6)
-    g_params, g_segments = coded.encode(coded.analyse(rgb), 255)
+    g_params, g_segments, _ = coded.encode(coded.analyse(rgb), 255)
     k = len(coded.local_freqs)
-    monkeypatch.setattr(bitmodel, "choose_tables", lambda image, h, w, *a: (tile, np.arange(-(-h // tile) * -(-w // tile)) % k))
-    params, segments = coded.encode(coded.analyse(rgb), 255)
+    monkeypatch.setattr(bitmodel, "choose_tables", lambda image, active, h, w, *a: (tile, np.arange(-(-h // tile) * -(-w // tile)) % k))
+    params, segments, _ = coded.encode(coded.analyse(rgb), 255)
     assert params[3:] == bytes([2, tile]) and len(segments) == params[0]
     expected = coded.decode(g_params, g_segments, 100, 72)
     np.testing.assert_array_equal(coded.decode(params, segments, 100, 72), expected)
@@ -283,7 +283,7 @@ def test_released_model_file_prefixes_decode_or_fail_cleanly(sample_rgb, monkeyp
     from pillow_nnc.errors import TruncatedFileError
 
     im = Image.fromarray(np.ascontiguousarray(sample_rgb[20:276, 100:356]))
-    data = nnc_encode(im, codec="recurrent", quality=100)
+    data = nnc_encode(im, codec="recurrent", quality=100, sabr=False)
     header = container.read_header(io.BytesIO(data))
     segments, _ = container.read_segments(data, header)
     ends = [s.offset + len(s.data) + 2 for s in segments]
@@ -292,7 +292,7 @@ def test_released_model_file_prefixes_decode_or_fail_cleanly(sample_rgb, monkeyp
     state = engine.analyse(np.asarray(im))
     for k in (1, len(ends) // 2):
         level = engine.level_of_iterations(k)
-        params, segs = engine.encode(state, level)
+        params, segs, _ = engine.encode(state, level)
         expected = engine.decode(params, segs, 256, 256)
         np.testing.assert_array_equal(np.asarray(nnc_decode(data[: ends[k - 1]])), expected)
         cut = data[: ends[k - 1] + 5]
@@ -327,13 +327,13 @@ def test_parsed_codes_equal_the_encoders_with_any_threads_and_bf16(coded_weights
     rgb = _rgb(64, 96, seed=8)
     state = coded.analyse(rgb)
     for entropy in ("global", "local"):
-        params, segments = coded.encode(state, 255, entropy)
+        params, segments, _ = coded.encode(state, 255, entropy)
         before = torch.get_num_threads()
         try:
             for threads, bf16 in ((1, False), (2, True)):
                 torch.set_num_threads(threads)
                 with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    parsed = coded._read_codes(params, segments, 4, 6)
-                assert all(torch.equal(a.float(), b.float()) for a, b in zip(parsed, state.codes))
+                    parsed = coded._read_codes(params, segments, [np.ones(24, bool)] * params[0], 4, 6)
+                assert all(torch.equal(a.float(), b.float()) for a, b in zip(parsed, state.codes(params[0])[0]))
         finally:
             torch.set_num_threads(before)

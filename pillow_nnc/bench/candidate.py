@@ -44,7 +44,7 @@ def evaluate(weights: str, images: list[Path]) -> list[dict]:
         rgb = np.asarray(Image.open(path).convert("RGB"))
         state = engine.analyse(rgb)
         for level in _levels(engine):
-            params, segments = engine.encode(state, level)
+            params, segments, _ = engine.encode(state, level)
             # The whole file as save() would write it (no metadata).
             header = Header(width=rgb.shape[1], height=rgb.shape[0], mode="RGB", model_id=model_id, codec_params=params)
             head = encode_header(header)

@@ -65,16 +65,16 @@ def measure(engine: zoo.Engine, images: dict[str, np.ndarray]) -> dict:
     for rgb in images.values():
         state = engine.analyse(rgb)
         start = time.perf_counter()
-        state.codes_up_to(engine.max_iterations)
+        codes = state.codes(engine.max_iterations)[0]
         network_s += time.perf_counter() - start
         for n in range(1, engine.max_iterations + 1):
             level = engine.level_of_iterations(n)
             for mode in MODES:
                 start = time.perf_counter()
-                _, segments = engine.encode(state, level, mode)
+                _, segments, _ = engine.encode(state, level, mode)
                 if mode == "local" and n == engine.max_iterations:
                     coder_s += time.perf_counter() - start
-                    coded_bits += sum(c.numel() for c in state.codes)
+                    coded_bits += sum(c.numel() for c in codes)
                 sizes[mode][n - 1] += sum(map(len, segments))
     return {
         "images": list(images), "bytes": sizes,
@@ -87,11 +87,12 @@ def measure(engine: zoo.Engine, images: dict[str, np.ndarray]) -> dict:
 def _decode_throughput(engine: zoo.Engine, rgb: np.ndarray) -> float:
     """Mbit/s of parsing the codes of one image (all iterations, local mode)."""
     state = engine.analyse(rgb)
-    params, segments = engine.encode(state, 255, "local")
-    h, w = state.codes[0].shape[-2:]
+    params, segments, _ = engine.encode(state, 255, "local")
+    codes, counts = state.codes(params[0])
+    h, w = counts.shape
     start = time.perf_counter()
-    engine._read_codes(params, segments, h, w)
-    return sum(c.numel() for c in state.codes) / (time.perf_counter() - start) / 1e6
+    engine._read_codes(params, segments, [np.ones(h * w, bool)] * len(codes), h, w)
+    return sum(c.numel() for c in codes) / (time.perf_counter() - start) / 1e6
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from ..entropy.coder import Ladder, Reader, Writer
 from ..errors import NncError
 from ..models.tiling import tiled
 from ..models.transform import LEVELS, TransformCodec, pad_to
+from . import Payload
 
 # Below this many pixels the whole payload is one segment: each segment
 # costs 3 bytes of framing plus a few bytes of range-coder flush.
@@ -94,10 +95,14 @@ class TransformEngine:
         return tiled(self.model.g_a, x, tile=TILE, margin=64, scale=Fraction(1, 16))
 
     @torch.no_grad()
-    def encode(self, features: torch.Tensor, level_byte: int, entropy: str = "local") -> tuple[bytes, list[bytes]]:
+    def encode(
+        self, features: torch.Tensor, level_byte: int, entropy: str = "local", tolerance: float | None = None
+    ) -> Payload:
         """Codec parameters and segments at one rate level. The hyperprior is
         already an image-dependent entropy model, so ``entropy`` "local" and
-        "global" code the same way; there is no "raw" mode for latents."""
+        "global" code the same way; there is no "raw" mode for latents.
+        ``tolerance`` (SABR) is ignored: the importance map is this codec's spatial
+        adaptivity, and it is always on."""
         if entropy == "raw":
             msg = "nnc: entropy='raw' is only available with codec='recurrent' (the transform codec always entropy-codes)"
             raise ValueError(msg)
@@ -123,12 +128,17 @@ class TransformEngine:
             if (g + 1) % per_segment == 0 or g == self.groups - 1:
                 segments.append(writer.finish())
                 writer = Writer()
-        return bytes([level_byte, per_segment]), segments
+        return Payload(bytes([level_byte, per_segment]), segments)
 
     # -- decoder ------------------------------------------------------------
     @torch.no_grad()
-    def decode(self, params: bytes, segments: list[bytes], width: int, height: int) -> np.ndarray:
+    def decode(
+        self, params: bytes, segments: list[bytes], width: int, height: int, rate_map: bytes | None = None
+    ) -> np.ndarray:
         """(H, W, 3) uint8 image from the codec parameters and 1+ segments."""
+        if rate_map is not None:
+            msg = "nnc: a transform-codec file cannot carry a rate map"
+            raise NncError(msg)
         if len(params) != 2 or not 1 <= params[1] <= self.groups:
             msg = "nnc: bad transform codec parameters"
             raise NncError(msg)

@@ -165,22 +165,48 @@ def block_choice(tile_choice: np.ndarray, h: int, w: int, tile: int) -> np.ndarr
     return tile_choice[tile_index(h, w, tile)[0]]
 
 
+def fill_stopped(codes: np.ndarray, stopped: np.ndarray, prev: np.ndarray | None, t: int, freqs: np.ndarray) -> np.ndarray:
+    """Iteration ``t``'s 0/1 codes ``(C, h*w)`` with the entries of stopped
+    blocks (mask ``stopped``) set, channel by channel, to the more probable
+    symbol of their context under the table set ``freqs`` (``(1, contexts)``,
+    +1 on a tie); ``prev`` is the previous iteration filled the same way.
+    A stopped block sends nothing, but its neighbours' decoder states still
+    read its codes: these are the codes it most likely would have sent,
+    where zeros (never seen in training) degraded the blocks beside it."""
+    out = codes.copy()
+    for c in range(out.shape[0]):
+        likely = freqs[0, _channel_contexts(t, c, out, prev)] >= SCALE // 2
+        out[c, stopped] = likely[stopped]
+    return out
+
+
+def previous(image: list[np.ndarray], active: list[np.ndarray], t: int) -> np.ndarray | None:
+    """Codes of iteration ``t - 1`` at the blocks that code iteration ``t``:
+    ``image[t]`` holds the codes of the blocks where ``active[t]`` (a mask
+    of ``h*w``) is set, and a block that stops never resumes (spec 7.2)."""
+    return image[t - 1][:, active[t][active[t - 1]]] if t else None
+
+
 def choose_tables(
-    image: list[np.ndarray], h: int, w: int, global_freqs: np.ndarray, local_freqs: np.ndarray | None
+    image: list[np.ndarray], active: list[np.ndarray], h: int, w: int,
+    global_freqs: np.ndarray, local_freqs: np.ndarray | None,
 ) -> tuple[int | None, np.ndarray]:
-    """The cheapest way to code ``image`` (0/1 codes ``(C, h*w)`` per
-    iteration), side information included: ``(None, [0])`` for the global
-    table set, or ``(tile, choice per tile)`` for local models with tiles of
+    """The cheapest way to code ``image`` (0/1 codes ``(C, blocks)`` per
+    iteration, at the blocks ``active[t]`` of the ``h x w`` grid), side
+    information included: ``(None, [0])`` for the global table set, or
+    ``(tile, choice per tile)`` for local models with tiles of
     ``tile x tile`` blocks. Costs are the exact code lengths of the integer
     tables (the range coder adds a few bytes either way)."""
     lengths_g = code_lengths(global_freqs)[0]
-    contexts = [iteration_contexts(codes, image[t - 1] if t else None, t) for t, codes in enumerate(image)]
+    contexts = [iteration_contexts(codes, previous(image, active, t), t) for t, codes in enumerate(image)]
     best_bits = sum(lengths_g[ctx, codes].sum() for ctx, codes in zip(contexts, image))
     best: tuple[int | None, np.ndarray] = (None, np.zeros(1, np.int64))
     if local_freqs is None:
         return best
     lengths = code_lengths(local_freqs)
-    per_block = np.stack([sum(lk[ctx, codes].sum(0) for ctx, codes in zip(contexts, image)) for lk in lengths])
+    per_block = np.zeros((len(local_freqs), h * w))
+    for ctx, codes, a in zip(contexts, image, active):
+        per_block[:, a] += lengths[:, ctx, codes].sum(1)
     k = len(local_freqs)
     for tile in TILE_SIZES:
         tile_of, tiles = tile_index(h, w, tile)

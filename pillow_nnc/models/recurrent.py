@@ -19,6 +19,11 @@ model serves every rate and a file cut after any iteration decodes.
   hidden state gathers spatial context at no cost in bits. Each 3x3 hidden
   step widens the state's receptive field by one block. (Johnston's
   "diffusion", extra steps on later iterations too, is not in the format.)
+* Scaled-additive reconstruction (Toderici 2017), with ``iteration_gain``:
+  iteration ``t`` codes the residual times a learned gain ``g_t`` and adds
+  the correction divided by ``g_t``, so every iteration sees inputs of the
+  first one's scale. Without it (model id 2) the residual rms stalled at
+  0.052 after 4 iterations, with 44% of the decoder state beyond 0.95.
 
 The convolution stacks have the shapes of the transform codec's
 ``g_a``/``g_s``, so a run can start from a trained transform model.
@@ -32,6 +37,9 @@ import torch
 from torch import nn
 
 from .layers import GDN, Upsample, conv
+
+# Iterations with their own residual gain (scaled-additive models).
+GAIN_ITERATIONS = 16
 
 
 class ConvGRU(nn.Module):
@@ -76,10 +84,14 @@ class RecurrentCodec(nn.Module):
     stride = 16
 
     def __init__(
-        self, n: int = 128, m: int = 192, hidden: int = 192, bits: int = 32
+        self, n: int = 128, m: int = 192, hidden: int = 192, bits: int = 32, iteration_gain: bool = False
     ) -> None:
         super().__init__()
         self.n, self.m, self.hidden, self.bits = n, m, hidden, bits
+        self.iteration_gain = iteration_gain
+        if iteration_gain:
+            # log g_t for t = 0..GAIN_ITERATIONS-1; later iterations use the last.
+            self.log_iteration_gain = nn.Parameter(torch.zeros(GAIN_ITERATIONS))
         self.g_a = nn.Sequential(
             conv(3, n, 5, 2), GDN(n), conv(n, n, 5, 2), GDN(n),
             conv(n, n, 5, 2), GDN(n), conv(n, m, 5, 2),
@@ -102,7 +114,14 @@ class RecurrentCodec(nn.Module):
         )
 
     def config(self) -> dict:
-        return {"n": self.n, "m": self.m, "hidden": self.hidden, "bits": self.bits}
+        config = {"n": self.n, "m": self.m, "hidden": self.hidden, "bits": self.bits}
+        return {**config, "iteration_gain": True} if self.iteration_gain else config
+
+    def gain(self, t: int) -> torch.Tensor | float:
+        """Residual gain of iteration ``t`` (1 without ``iteration_gain``)."""
+        if not self.iteration_gain:
+            return 1.0
+        return self.log_iteration_gain[min(t, GAIN_ITERATIONS - 1)].exp()
 
     def init_state(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Zero encoder/decoder states and a mid-grey image (so the first
@@ -124,26 +143,26 @@ class RecurrentCodec(nn.Module):
         return h_dec
 
     def encode_step(
-        self, residual: torch.Tensor, h_enc: torch.Tensor, steps: int, stochastic: bool = False
+        self, residual: torch.Tensor, h_enc: torch.Tensor, t: int, steps: int, stochastic: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Codes of one iteration and the new encoder state."""
-        h_enc = self.step_encoder(self.analysis(residual), h_enc, steps)
+        """Codes of iteration ``t`` and the new encoder state."""
+        h_enc = self.step_encoder(self.analysis(residual, t), h_enc, steps)
         return binarize(torch.tanh(self.binarizer(h_enc)), stochastic), h_enc
 
     def decode_step(
-        self, codes: torch.Tensor, h_dec: torch.Tensor, x_prev: torch.Tensor, steps: int
+        self, codes: torch.Tensor, h_dec: torch.Tensor, x_prev: torch.Tensor, t: int, steps: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Image after one more iteration of codes, and the new decoder state."""
+        """Image after the codes of iteration ``t``, and the new decoder state."""
         h_dec = self.step_decoder(codes, h_dec, steps)
-        return x_prev + self.render(h_dec), h_dec
+        return x_prev + self.render(h_dec, t), h_dec
 
-    def analysis(self, residual: torch.Tensor) -> torch.Tensor:
-        """Encoder GRU input from a residual."""
-        return self.g_a(residual) * self.log_in_gain.exp().view(-1, 1, 1)
+    def analysis(self, residual: torch.Tensor, t: int) -> torch.Tensor:
+        """Encoder GRU input from the residual of iteration ``t``."""
+        return self.g_a(residual * self.gain(t)) * self.log_in_gain.exp().view(-1, 1, 1)
 
-    def render(self, h_dec: torch.Tensor) -> torch.Tensor:
-        """Synthesis of the decoder state: the correction to the image."""
-        return self.g_s(self.readout(h_dec) * self.log_out_gain.exp().view(-1, 1, 1))
+    def render(self, h_dec: torch.Tensor, t: int) -> torch.Tensor:
+        """Synthesis of the decoder state: the correction to the image at iteration ``t``."""
+        return self.g_s(self.readout(h_dec) * self.log_out_gain.exp().view(-1, 1, 1)) / self.gain(t)
 
     def forward(
         self, x: torch.Tensor, iterations: int, prime: int = 0, stochastic: bool = False
@@ -155,7 +174,7 @@ class RecurrentCodec(nn.Module):
         outputs = []
         for t in range(iterations):
             steps = gru_steps(t, prime)
-            codes, h_enc = self.encode_step(x - x_hat, h_enc, steps, stochastic)
-            x_hat, h_dec = self.decode_step(codes, h_dec, x_hat, steps)
+            codes, h_enc = self.encode_step(x - x_hat, h_enc, t, steps, stochastic)
+            x_hat, h_dec = self.decode_step(codes, h_dec, x_hat, t, steps)
             outputs.append(x_hat)
         return outputs

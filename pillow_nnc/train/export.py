@@ -57,7 +57,7 @@ def code_tables(engine: RecurrentEngine, images: list[np.ndarray]) -> dict[str, 
     iterations, shapes = [], []
     for im in images:
         y0, x0 = max(0, im.shape[0] - 256) // 2, max(0, im.shape[1] - 256) // 2
-        codes = engine.analyse(im[y0 : y0 + 256, x0 : x0 + 256]).codes_up_to(engine.max_iterations)
+        codes = engine.analyse(im[y0 : y0 + 256, x0 : x0 + 256]).codes(engine.max_iterations)[0]
         shapes.append(tuple(codes[0].shape[-2:]))
         iterations.append([(c[0] > 0).reshape(c.shape[1], -1).numpy().astype(np.int64) for c in codes])
     channels = engine.model.bits
@@ -82,7 +82,7 @@ def quality_levels(engine: TransformEngine, images: list[np.ndarray]) -> list[in
     for level in grid:
         scores = []
         for im, f in zip(images, features):
-            params, segments = engine.encode(f, level)
+            params, segments, _ = engine.encode(f, level)
             scores.append(ms_ssim_rgb(im, engine.decode(params, segments, im.shape[1], im.shape[0])))
         nnc.append(_msssim_db(scores))
     nnc = list(np.maximum.accumulate(nnc))  # np.interp needs it increasing

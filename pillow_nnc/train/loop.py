@@ -58,6 +58,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     rc.add_argument("--prime", type=int, default=3, help="priming steps (fixed at the first step of a run)")
     rc.add_argument("--binarizer", choices=("stochastic", "sign"), default="stochastic",
                     help="training codes: random draws (Toderici 2015) or their sign (straight-through)")
+    rc.add_argument("--iteration-gain", action="store_true",
+                    help="scaled-additive reconstruction: a learned residual gain per iteration "
+                         "(fixed at the first step of a run)")
     args = ap.parse_args(argv)
     if args.patch % 16:
         ap.error("--patch must be a multiple of 16")
@@ -113,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
             step, cpu_seconds = record_["step"], record_["cpu_hours"] * 3600
         print(f"initialised from {args.init_from} at step {step} (fresh optimizer)", flush=True)
     sampler = PatchSampler(train_im, args.patch, rng)
+    if state is None and hasattr(task, "calibrate"):
+        task.calibrate(to_batch(sampler.batch(args.batch)))
 
     def save() -> None:
         state = {

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..metrics import ms_ssim
-from ..models.recurrent import RecurrentCodec
+from ..models.recurrent import GAIN_ITERATIONS, RecurrentCodec, gru_steps
 from .objective import distortion, float_tensors, interpolate_at
 
 
@@ -35,7 +35,7 @@ class RecurrentTask:
     family = "recurrent"
 
     def __init__(self, args: argparse.Namespace, config: dict | None = None) -> None:
-        self.model = RecurrentCodec(**(config or {}))
+        self.model = RecurrentCodec(**(config or {"iteration_gain": args.iteration_gain}))
         self.bf16 = not args.no_bf16
         self.iterations = args.iterations
         self.prime = args.prime
@@ -50,7 +50,11 @@ class RecurrentTask:
         images, which saves hours of this machine's time."""
         tensors = float_tensors(path)
         if any(k.startswith("enc_rnn.") for k in tensors):
-            self.model.load_state_dict(tensors)
+            # A model without iteration gains can start a scaled-additive one.
+            missing, unexpected = self.model.load_state_dict(tensors, strict=False)
+            if unexpected or set(missing) - {"log_iteration_gain"}:
+                msg = f"{path}: recurrent model of another shape ({sorted(missing + unexpected)[:4]})"
+                raise ValueError(msg)
             return True
         shared = {k: v for k, v in tensors.items() if k.startswith(("g_a.", "g_s."))}
         missing = set(shared) - set(self.model.state_dict())
@@ -59,6 +63,26 @@ class RecurrentTask:
             raise ValueError(msg)
         self.model.load_state_dict(shared, strict=False)
         return False
+
+    @torch.no_grad()
+    def calibrate(self, x: torch.Tensor) -> None:
+        """Data-dependent start of the iteration gains: each ``g_t`` scales
+        the residual of iteration ``t`` (given the earlier gains) to the rms
+        of the first one, on one training batch."""
+        model = self.model
+        if not model.iteration_gain:
+            return
+        h_enc, h_dec, x_hat = model.init_state(x)
+        first = None
+        for t in range(GAIN_ITERATIONS):
+            residual = x - x_hat
+            rms = residual.pow(2).mean().sqrt()
+            first = rms if first is None else first
+            model.log_iteration_gain[t] = (first / rms).log()
+            steps = gru_steps(t, self.prime)
+            codes, h_enc = model.encode_step(residual, h_enc, t, steps)
+            x_hat, h_dec = model.decode_step(codes, h_dec, x_hat, t, steps)
+        print("iteration gains", [round(g, 2) for g in model.log_iteration_gain.exp().tolist()], flush=True)
 
     def loss(self, x: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, dict]:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):

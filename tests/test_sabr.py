@@ -1,0 +1,170 @@
+"""Spatially adaptive bit rates (SABR) of the recurrent codec and the
+RATE_MAP chunk that carries them (spec section 7.2)."""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pillow_nnc import container, zoo
+from pillow_nnc.codec import SABR_TOLERANCE
+from pillow_nnc.entropy.rate_map import decode_map, encode_map
+from pillow_nnc.errors import NncError
+
+from conftest import nnc_decode, nnc_encode
+
+pytestmark = pytest.mark.skipif("recurrent" not in zoo.families(), reason="no released recurrent model")
+
+
+@pytest.fixture(scope="module")
+def engine():
+    return zoo.engine(zoo.default_model("recurrent"))
+
+
+@pytest.fixture(scope="module")
+def half_flat(sample_rgb) -> np.ndarray:
+    """128x256: the left half one flat colour, the right half photo texture."""
+    rgb = np.ascontiguousarray(sample_rgb[40:168, 60:316]).copy()
+    rgb[:, :128] = (90, 120, 160)
+    return rgb
+
+
+def _map_of(data: bytes) -> np.ndarray:
+    header = container.read_header(io.BytesIO(data))
+    assert header.rate_map is not None
+    return decode_map(header.rate_map, -(-header.height // 16), -(-header.width // 16), header.codec_params[0])
+
+
+def test_flat_areas_stop_early_and_save_bits(half_flat) -> None:
+    im = Image.fromarray(half_flat)
+    adaptive = nnc_encode(im, codec="recurrent", quality=90)
+    uniform = nnc_encode(im, codec="recurrent", quality=90, sabr=False)
+    counts = _map_of(adaptive)
+    flat_counts = counts[:, : 128 // 16 - 1]  # flat blocks (the column beside the texture may go on)
+    assert np.median(flat_counts) <= 3 and counts[:, 128 // 16 :].mean() > flat_counts.mean() + 2
+    assert len(adaptive) < 0.75 * len(uniform)
+    flat = np.asarray(nnc_decode(adaptive))[:, :112].astype(int)
+    assert np.abs(flat - (90, 120, 160)).mean() < 3
+
+
+def test_parsed_codes_equal_the_encoders_masked_codes(engine, half_flat) -> None:
+    state = engine.analyse(half_flat)
+    level = engine.level_of_iterations(6)
+    for entropy in ("raw", "global", "local"):
+        payload = engine.encode(state, level, entropy, SABR_TOLERANCE)
+        n = payload.params[0]
+        codes, counts = state.codes(6, SABR_TOLERANCE)
+        assert len(codes) == n == counts.max()
+        active = [(counts > t).ravel() for t in range(n)]
+        parsed = engine._read_codes(payload.params, payload.segments, active, 8, 16)
+        assert all(np.array_equal(a.numpy(), b.float().numpy()) for a, b in zip(parsed, codes))
+        assert (counts < n).any()  # some blocks stopped: their codes are the likeliest ones, sent by neither side
+
+
+def test_sabr_file_prefixes_decode(sample_rgb, engine) -> None:
+    """256x256: one segment per iteration; every segment boundary decodes,
+    to the image of the iterations it holds."""
+    rgb = np.ascontiguousarray(sample_rgb[20:276, 100:356])
+    rgb[:128] = 200  # flat top half: blocks stop at different iterations
+    data = nnc_encode(Image.fromarray(rgb), codec="recurrent", quality=100)
+    header = container.read_header(io.BytesIO(data))
+    segments, _ = container.read_segments(data, header)
+    assert header.rate_map is not None and len(segments) == header.codec_params[0] > 2
+    for k in (1, 2):
+        end = segments[k - 1].offset + len(segments[k - 1].data) + 2
+        expected = engine.decode(header.codec_params, [s.data for s in segments[:k]], 256, 256, header.rate_map)
+        np.testing.assert_array_equal(np.asarray(nnc_decode(data[:end])), expected)
+
+
+def test_uniform_files_have_no_rate_map(crop) -> None:
+    data = nnc_encode(crop, codec="recurrent", quality=50, sabr=False)
+    assert container.read_header(io.BytesIO(data)).rate_map is None
+
+
+def test_sabr_option_is_validated(crop) -> None:
+    with pytest.raises(ValueError, match="sabr must be True or False"):
+        nnc_encode(crop, codec="recurrent", sabr="yes")
+
+
+def test_rate_map_round_trips() -> None:
+    counts = np.random.default_rng(0).integers(1, 9, (5, 7))
+    np.testing.assert_array_equal(decode_map(encode_map(counts), 5, 7, 8), counts)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not zlib",
+        zlib.compress(bytes([1] * 34)),  # a block short
+        zlib.compress(bytes([1] * 36)),  # a block too many
+        zlib.compress(bytes([1] * 35)) + b"x",  # trailing bytes
+        zlib.compress(bytes([0] + [1] * 34)),  # a block with no iteration
+        zlib.compress(bytes([9] + [1] * 34)),  # more than the file's iterations
+        zlib.compress(bytes(1 << 24)),  # a deflate bomb: 16 MB from a few KB
+        zlib.compress(bytes([1] * 35))[:-3],  # cut
+    ],
+)
+def test_bad_rate_maps_are_corrupt(data: bytes) -> None:
+    with pytest.raises(NncError, match="rate map"):
+        decode_map(data, 5, 7, 8)
+
+
+def test_a_file_with_a_bad_rate_map_fails_cleanly(half_flat) -> None:
+    data = nnc_encode(Image.fromarray(half_flat), codec="recurrent", quality=90)
+    header = container.read_header(io.BytesIO(data))
+    segments, _ = container.read_segments(data, header)
+    header.rate_map = encode_map(np.full((8, 16), header.codec_params[0] + 1))
+    with pytest.raises(NncError, match="rate map"):
+        nnc_decode(container.write(header, [s.data for s in segments]))
+
+
+def test_ratemap_command_draws_the_map_over_the_image(half_flat, tmp_path, capsys) -> None:
+    from pillow_nnc import cli
+
+    src = tmp_path / "half.nnc"
+    src.write_bytes(nnc_encode(Image.fromarray(half_flat), codec="recurrent", quality=90))
+    assert cli.main(["ratemap", str(src), str(tmp_path / "map.png")]) == 0
+    with Image.open(tmp_path / "map.png") as picture:
+        assert picture.size == (256, 128 + 18)  # the image, then the legend strip
+        pixels = np.asarray(picture.convert("RGB")).astype(int)
+    # Flat blocks (few iterations) are tinted blue, texture (many) red.
+    assert pixels[8:100, 8:100, 2].mean() > pixels[8:100, 8:100, 0].mean()
+    assert pixels[8:100, 160:250, 0].mean() > pixels[8:100, 160:250, 2].mean()
+    uniform = tmp_path / "uniform.nnc"
+    uniform.write_bytes(nnc_encode(Image.fromarray(half_flat), codec="recurrent", sabr=False))
+    assert cli.main(["ratemap", str(uniform), str(tmp_path / "none.png")]) == 1
+    assert "no rate map" in capsys.readouterr().err and not (tmp_path / "none.png").exists()
+
+
+def test_max_bytes_fills_the_budget_between_iterations(sample_rgb) -> None:
+    """A budget between the files of two iteration counts gets a file of the
+    higher count with more blocks stopped early, larger than the lower one."""
+    im = Image.fromarray(np.ascontiguousarray(sample_rgb[40:168, 60:316]))
+    sizes = {q: len(nnc_encode(im, codec="recurrent", quality=q)) for q in (30, 60)}
+    n = {q: container.read_header(io.BytesIO(nnc_encode(im, codec="recurrent", quality=q))).codec_params[0] for q in sizes}
+    assert n[30] < n[60]
+    for budget in np.linspace(sizes[30], sizes[60], 5).astype(int)[1:-1]:
+        data = nnc_encode(im, codec="recurrent", max_bytes=int(budget))
+        assert len(data) <= budget
+        nnc_decode(data)
+    lowest_fit = nnc_encode(im, codec="recurrent", max_bytes=int(budget), sabr=False)
+    assert len(data) >= len(lowest_fit)
+
+
+@pytest.mark.parametrize("codec_name", ["transform", "recurrent", None])
+@pytest.mark.parametrize("side", [32, 160, 256])
+def test_one_kilobyte_previews_fit(sample_rgb, codec_name, side) -> None:
+    """1 KB per preview: the default codec falls back to the recurrent codec
+    when the transform codec's coarsest file is too large (256x256)."""
+    im = Image.fromarray(np.ascontiguousarray(sample_rgb[:side, :side]))
+    if codec_name == "transform" and side == 256:
+        with pytest.raises(ValueError, match="max_bytes=1024 is too small"):
+            nnc_encode(im, codec=codec_name, max_bytes=1024)
+        return
+    data = nnc_encode(im, max_bytes=1024, **({"codec": codec_name} if codec_name else {}))
+    assert len(data) <= 1024
+    assert nnc_decode(data).size == (side, side)
