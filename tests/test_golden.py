@@ -158,3 +158,22 @@ def test_registry_is_consistent() -> None:
         assert entry["id"] < zoo.CUSTOM_BASE
     for family, model_id in data["default"].items():
         assert model_id in ids and zoo.released()[model_id]["family"] == family
+
+
+def test_rate_map_golden_file_keeps_decoding() -> None:
+    """A recurrent file with a RATE_MAP chunk (spatially adaptive bit rates)."""
+    nnc, png = GOLDEN / "model-2-ratemap.nnc", GOLDEN / "model-2-ratemap.png"
+    if REGENERATE and not nnc.exists():
+        with Image.open(SAMPLE) as im:
+            rgb = np.asarray(im.convert("RGB").crop((150, 60, 246, 124))).copy()
+        rgb[:, :48] = (90, 120, 160)  # a flat half, which stops early
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, format="NNC", quality=90, codec="recurrent")
+        nnc.write_bytes(buf.getvalue())
+        Image.open(nnc).save(png)
+    data = nnc.read_bytes()
+    header = container.read_header(io.BytesIO(data))
+    assert header.model_id == 2 and header.rate_map is not None
+    with Image.open(nnc) as im:
+        decoded = np.asarray(im.convert("RGB"))
+    assert psnr(decoded, np.asarray(Image.open(png).convert("RGB"))) > 45
