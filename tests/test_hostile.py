@@ -429,3 +429,40 @@ def test_mutated_files_fail_cleanly(small_rgb_nnc, small_rgba_nnc, small_recurre
         assert isinstance(exc, ALLOWED), f"{type(exc).__name__}: {exc}"
         if isinstance(exc, OSError) and not isinstance(exc, UnidentifiedImageError):
             assert str(exc), "empty error message"
+
+
+# -- crafted recurrent files: resource limits --------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [bytes([8, 3, 1, 0]), bytes([8, 3, 1, 1]), bytes([8, 3, 1, 2, 2]), bytes([8, 3, 8, 2, 16])],
+    ids=["plain", "global", "local-tile2", "local-one-segment"],
+)
+def test_tiny_recurrent_file_declaring_a_huge_image_fails_before_the_network(params):
+    """4096x4096 (under Pillow's bomb limit) with a few bytes of codes: the
+    parse refuses it (the codes cannot fit) before any network runs."""
+    from pillow_nnc import zoo
+
+    model_id = zoo.default_model("recurrent")
+    header = container.Header(width=4096, height=4096, mode="RGB", model_id=model_id, codec_params=params)
+    segments = [b"\x01\x02\x03"] * (params[0] // params[2])
+    data = container.write(header, segments)
+    assert len(data) < 100
+    im = Image.open(io.BytesIO(data))
+    with bounded(max_bytes=64 << 20, max_seconds=10):
+        with pytest.raises(NncError, match="bytes"):
+            im.load()
+
+
+def test_recurrent_rate_map_bomb_is_bounded():
+    from pillow_nnc import zoo
+
+    header = container.Header(
+        width=64, height=64, mode="RGB", model_id=zoo.default_model("recurrent"),
+        codec_params=bytes([2, 3, 2, 1]), rate_map=zlib.compress(bytes(1 << 26)),
+    )
+    data = container.write(header, [b"\x01" * 64])
+    with bounded(max_bytes=4 << 20, max_seconds=10):
+        with pytest.raises(NncError, match="rate map"):
+            Image.open(io.BytesIO(data)).load()

@@ -359,6 +359,14 @@ class RecurrentEngine:
                     freqs = self.local_freqs
                     tiles = bitmodel.tile_index(h, w, tile)[1]
                     choice = bitmodel.block_choice(reader.decode(tiles, self._choice_table()), h, w, tile)
+                cheapest = bitmodel.code_lengths(freqs).min(axis=(1, 2))[choice]  # bits per code, per block
+            # No stream can hold its codes in fewer bits than the cheapest
+            # code of each block's tables (less the coder's 64-bit state): a
+            # tiny file declaring a huge image fails here, before the network runs.
+            needed = sum(bits * cheapest[active[t]].sum() for t in range(first, last)) - 64
+            if len(segment) * 8 < needed:
+                msg = f"nnc: segment {i} holds {len(segment)} bytes, too few for its {bits} codes per block"
+                raise NncError(msg)
             for t in range(first, last):
                 shape = (bits, int(active[t].sum()))
                 prev = bitmodel.previous(image, active, t)
