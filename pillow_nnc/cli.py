@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from . import container, zoo
 from .codec import CODECS, ENTROPY_MODES
-from .errors import NncError
+from .errors import NncError, UnsupportedFileError
 from .metrics import ms_ssim_rgb, psnr
 
 SAMPLE = Path(__file__).resolve().parent / "samples" / "chelsea.png"
@@ -117,12 +117,19 @@ def cmd_decode(args: argparse.Namespace) -> int:
 def file_info(path: Path) -> dict:
     """Everything ``nnc info`` reports about a file, without decoding pixels."""
     data = path.read_bytes()
-    header = container.read_header(io.BytesIO(data))
+    try:
+        header = container.read_header(io.BytesIO(data))
+    except UnsupportedFileError as exc:
+        # A newer format version (or a feature this version does not know):
+        # report what is certain, interpret nothing beyond it.
+        return {"file": str(path), "format_version": data[4], "supported": False,
+                "reason": _reason(exc), "file_bytes": len(data)}
     segments, truncated = container.read_segments(data, header, allow_truncated=True)
     chunks = {k: len(getattr(header, k)) for k in container.CHUNKS.values() if getattr(header, k) is not None}
     return {
         "file": str(path),
         "format_version": container.VERSION,
+        "supported": True,
         "width": header.width,
         "height": header.height,
         "mode": header.mode,
@@ -131,12 +138,30 @@ def file_info(path: Path) -> dict:
         "codec_params": header.codec_params.hex(),
         "codec_params_meaning": _describe_params(header.model_id, header.codec_params),
         "header_bytes": header.size,
+        "rate_map": _rate_map_summary(header),
         "chunks": chunks,
         "segments": [{"index": i, "offset": s.offset, "bytes": len(s.data)} for i, s in enumerate(segments)],
         "truncated": truncated,
         "file_bytes": len(data),
         "bpp": round(len(data) * 8 / (header.width * header.height), 4),
     }
+
+
+def _rate_map_summary(header: container.Header) -> dict[int, int] | None:
+    """Blocks per iteration count of a recurrent file's rate map (None
+    without one, or when the model's family is unknown here)."""
+    entry = zoo.released().get(header.model_id)
+    if header.rate_map is None or entry is None or entry["family"] != "recurrent" or not header.codec_params:
+        return None
+    from .entropy.rate_map import decode_map
+
+    h, w = -(-header.height // 16), -(-header.width // 16)
+    try:
+        counts = decode_map(header.rate_map, h, w, header.codec_params[0])
+    except NncError:
+        return None
+    values, freq = np.unique(counts, return_counts=True)
+    return {int(v): int(f) for v, f in zip(values, freq)}
 
 
 def _describe_params(model_id: int, params: bytes) -> str | None:
@@ -163,10 +188,17 @@ def cmd_info(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
+    if not info["supported"]:
+        print(f"{info['file']}: NNC format version {info['format_version']}, {info['file_bytes']} bytes; "
+              f"not readable by this pillow-nnc: {info['reason']}")
+        return 0
     print(f"{info['file']}: NNC v{info['format_version']}, {info['width']}x{info['height']} {info['mode']}, "
           f"{info['file_bytes']} bytes, {info['bpp']} bpp")
     meaning = f" ({info['codec_params_meaning']})" if info["codec_params_meaning"] else ""
     print(f"  model: {info['model']}; codec parameters: {info['codec_params'] or '-'}{meaning}")
+    if info["rate_map"]:
+        per = ", ".join(f"{n}: {count}" for n, count in info["rate_map"].items())
+        print(f"  rate map: blocks per iteration count {{{per}}}")
     print(f"  header: {info['header_bytes']} bytes; chunks: "
           + (", ".join(f"{k} ({n} bytes)" for k, n in info["chunks"].items()) or "none"))
     for s in info["segments"]:

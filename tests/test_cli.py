@@ -370,3 +370,26 @@ def test_console_script(tmp_path, png, crop):
     assert "usage" in proc.stderr
     with Image.open(out) as im:
         assert im.size == crop.size
+
+
+def test_info_reports_a_newer_format_version_without_guessing(capsys, tmp_path, crop_nnc):
+    newer = tmp_path / "v2.nnc"
+    newer.write_bytes(crop_nnc[:4] + bytes([2]) + crop_nnc[5:])
+    code, out, err = run(capsys, "info", newer)
+    assert code == 0 and "NNC format version 2" in out and "newer than this decoder (1)" in out
+    assert "model" not in out  # nothing past the version is interpreted
+    code, out, _ = run(capsys, "info", newer, "--json")
+    info = json.loads(out)
+    assert code == 0 and info["supported"] is False and info["format_version"] == 2 and "width" not in info
+
+
+def test_info_summarises_a_rate_map(capsys, tmp_path, sample_rgb):
+    rgb = np.ascontiguousarray(sample_rgb[40:168, 60:316]).copy()
+    rgb[:, :128] = (90, 120, 160)
+    path = tmp_path / "sabr.nnc"
+    Image.fromarray(rgb).save(path, format="NNC", codec="recurrent", quality=90)
+    code, out, _ = run(capsys, "info", path, "--json")
+    counts = json.loads(out)["rate_map"]
+    assert code == 0 and sum(counts.values()) == 8 * 16 and len(counts) > 1
+    code, out, _ = run(capsys, "info", path)
+    assert "rate map: blocks per iteration count" in out
