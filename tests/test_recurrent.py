@@ -316,8 +316,13 @@ def test_save_entropy_option_selects_the_coding_and_all_decode(coded_weights, en
 def test_entropy_option_is_validated(crop) -> None:
     with pytest.raises(ValueError, match="entropy must be one of"):
         nnc_encode(crop, entropy="zip")
-    with pytest.raises(ValueError, match="only available with codec='recurrent'"):
-        nnc_encode(crop, entropy="raw")
+
+
+def test_transform_raw_mode_codes_the_same_image_without_a_probability_model(crop) -> None:
+    raw, coded = nnc_encode(crop, entropy="raw"), nnc_encode(crop, entropy="local")
+    assert container.read_header(io.BytesIO(raw)).codec_params[2:] == b"\x01"
+    assert len(raw) > 1.5 * len(coded)
+    np.testing.assert_array_equal(np.asarray(nnc_decode(raw)), np.asarray(nnc_decode(coded)))
 
 
 def test_parsed_codes_equal_the_encoders_with_any_threads_and_bf16(coded_weights) -> None:

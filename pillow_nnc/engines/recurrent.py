@@ -31,7 +31,7 @@ import torch
 
 from ..entropy import bits as bitmodel
 from ..entropy.coder import Reader, Writer
-from ..entropy.tables import PRECISION
+from ..entropy.tables import uniform_table
 from ..entropy.rate_map import decode_map, encode_map
 from ..errors import NncError, UnsupportedFileError
 from ..metrics import block_ssim
@@ -287,10 +287,7 @@ class RecurrentEngine:
 
     def _choice_table(self) -> np.ndarray:
         """Uniform integer table over the K local table sets (spec 7.2)."""
-        k = len(self.local_freqs)
-        freqs = np.full(k, ((1 << PRECISION) - k) // k, np.int64)
-        freqs[0] += (1 << PRECISION) - freqs.sum()
-        return freqs
+        return uniform_table(len(self.local_freqs))
 
     # -- decoder ------------------------------------------------------------
     @torch.no_grad()

@@ -24,7 +24,8 @@ import torch
 
 from ..entropy import intnet
 from ..entropy.coder import Ladder, Reader, Writer
-from ..errors import NncError
+from ..entropy.tables import uniform_table
+from ..errors import NncError, UnsupportedFileError
 from ..models.tiling import tiled
 from ..models.transform import LEVELS, TransformCodec, pad_to
 from . import Payload
@@ -39,9 +40,10 @@ TILE = 1024
 
 def describe_params(params: bytes) -> str:
     """Codec parameters in words, for ``nnc info`` (needs no weights)."""
-    if len(params) != 2:
+    if len(params) not in (2, 3):
         return f"malformed ({params.hex()})"
-    return f"rate level {params[0]} (q = {params[0] / 255 * (LEVELS - 1):.2f}), {params[1]} channel groups per segment"
+    text = f"rate level {params[0]} (q = {params[0] / 255 * (LEVELS - 1):.2f}), {params[1]} channel groups per segment"
+    return text + (", raw (uniform tables)" if params[2:] == b"\x01" else "")
 
 
 class TransformEngine:
@@ -55,7 +57,10 @@ class TransformEngine:
         floats = {k[6:]: v.float() for k, v in tensors.items() if k.startswith("float.")}
         self.model.load_state_dict(floats)
         self.int_params = {k[4:]: v for k, v in tensors.items() if k.startswith("int.")}
-        self.ladder = Ladder(tensors["ladder.freqs"].numpy(), tensors["ladder.radius"].numpy())
+        radius = tensors["ladder.radius"].numpy()
+        self.ladder = Ladder(tensors["ladder.freqs"].numpy(), radius)
+        # entropy="raw": every symbol with a uniform table over its range (spec 7.1)
+        self.raw_ladder = Ladder(np.concatenate([uniform_table(2 * int(r) + 1) for r in radius]), radius)
         self.z_rungs = tensors["z.rungs"].numpy().astype(np.int64)
         self.mask_freqs = tensors["mask.freqs"].numpy()
         # quality 1..100 -> rate byte, calibrated at export so that quality Q
@@ -78,10 +83,10 @@ class TransformEngine:
         sel[g * self.group_size : (g + 1) * self.group_size] = levels > g
         return sel
 
-    def _mask_table(self, level_byte: int) -> np.ndarray:
+    def _mask_table(self, level_byte: int, raw: bool = False) -> np.ndarray:
         """Importance table of the nearest integer quality level, in integers:
-        round(level_byte * 7 / 255) (never a tie)."""
-        return self.mask_freqs[(14 * level_byte + 255) // 510]
+        round(level_byte * 7 / 255) (never a tie); uniform when ``raw``."""
+        return uniform_table(self.groups) if raw else self.mask_freqs[(14 * level_byte + 255) // 510]
 
     def level_of(self, quality: int) -> int:
         return self.quality_levels[quality - 1]
@@ -100,12 +105,13 @@ class TransformEngine:
     ) -> Payload:
         """Codec parameters and segments at one rate level. The hyperprior is
         already an image-dependent entropy model, so ``entropy`` "local" and
-        "global" code the same way; there is no "raw" mode for latents.
+        "global" code the same way; "raw" codes the same symbols with
+        uniform tables (no probability model: the cost of the latents
+        without entropy coding, for comparison; the image is the same).
         ``tolerance`` (SABR) is ignored: the importance map is this codec's spatial
         adaptivity, and it is always on."""
-        if entropy == "raw":
-            msg = "nnc: entropy='raw' is only available with codec='recurrent' (the transform codec always entropy-codes)"
-            raise ValueError(msg)
+        raw = entropy == "raw"
+        ladder = self.raw_ladder if raw else self.ladder
         level = level_byte / 255 * (LEVELS - 1)
         q = torch.tensor([level], dtype=torch.float32)
         y = features * self.model.gain(q)
@@ -120,15 +126,15 @@ class TransformEngine:
         per_segment = self.groups if h * w * 256 < SINGLE_SEGMENT_PIXELS else 1
         segments = []
         writer = Writer()
-        writer.encode_ladder(z.ravel(), self._z_rungs(z.shape).ravel(), self.ladder)
-        writer.encode(levels.ravel() - 1, self._mask_table(level_byte))
+        writer.encode_ladder(z.ravel(), self._z_rungs(z.shape).ravel(), ladder)
+        writer.encode(levels.ravel() - 1, self._mask_table(level_byte, raw))
         for g in range(self.groups):
             sel = self._group_select(levels, g)
-            writer.encode_ladder(y_int[sel], rungs[sel], self.ladder)
+            writer.encode_ladder(y_int[sel], rungs[sel], ladder)
             if (g + 1) % per_segment == 0 or g == self.groups - 1:
                 segments.append(writer.finish())
                 writer = Writer()
-        return Payload(bytes([level_byte, per_segment]), segments)
+        return Payload(bytes([level_byte, per_segment, *([1] if raw else [])]), segments)
 
     # -- decoder ------------------------------------------------------------
     @torch.no_grad()
@@ -139,10 +145,15 @@ class TransformEngine:
         if rate_map is not None:
             msg = "nnc: a transform-codec file cannot carry a rate map"
             raise NncError(msg)
-        if len(params) != 2 or not 1 <= params[1] <= self.groups:
+        if len(params) not in (2, 3) or not 1 <= params[1] <= self.groups:
             msg = "nnc: bad transform codec parameters"
             raise NncError(msg)
-        level_byte, per_segment = params
+        level_byte, per_segment = params[:2]
+        if params[2:] not in (b"", b"\x01"):
+            msg = f"nnc: transform coding {params[2]} is not supported by this decoder; upgrade pillow-nnc"
+            raise UnsupportedFileError(msg)
+        raw = params[2:] == b"\x01"
+        ladder = self.raw_ladder if raw else self.ladder
         if len(segments) > -(-self.groups // per_segment):
             msg = "nnc: more segments than channel groups"
             raise NncError(msg)
@@ -150,15 +161,15 @@ class TransformEngine:
         h, w = -(-height // 16), -(-width // 16)
         z_shape = (self.model.nz, -(-h // 4), -(-w // 4))
         reader = Reader(segments[0])
-        z = reader.decode_ladder(self._z_rungs(z_shape), self.ladder)
-        levels = (reader.decode(h * w, self._mask_table(level_byte)) + 1).reshape(h, w)
+        z = reader.decode_ladder(self._z_rungs(z_shape), ladder)
+        levels = (reader.decode(h * w, self._mask_table(level_byte, raw)) + 1).reshape(h, w)
         rungs = self._rungs(z, h, w)
         y = np.zeros((self.model.m, h, w), np.float32)
         for g in range(min(self.groups, len(segments) * per_segment)):
             if g and g % per_segment == 0:
                 reader = Reader(segments[g // per_segment])
             sel = self._group_select(levels, g)
-            y[sel] = reader.decode_ladder(rungs[sel], self.ladder)
+            y[sel] = reader.decode_ladder(rungs[sel], ladder)
         q = torch.tensor([level], dtype=torch.float32)
         y_scaled = torch.from_numpy(y)[None] * self.model.inv_gain(q)
         x_hat = tiled(self.model.g_s, y_scaled, tile=TILE // 16, margin=4, scale=Fraction(16))

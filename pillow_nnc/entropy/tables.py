@@ -24,6 +24,14 @@ def quantize_pmf(pmf: np.ndarray) -> np.ndarray:
     return freq.astype(np.int32)
 
 
+def uniform_table(n: int) -> np.ndarray:
+    """The integer table of ``n`` equally likely symbols (spec 7.1): each
+    frequency ``floor((2**16 - n) / n)``, the first taking the remainder."""
+    freq = np.full(n, ((1 << PRECISION) - n) // n, np.int64)
+    freq[0] += (1 << PRECISION) - freq.sum()
+    return freq.astype(np.int32)
+
+
 def gaussian_tables() -> tuple[np.ndarray, np.ndarray]:
     """Frequencies of a unit-binned zero-mean Gaussian for every ladder rung.
 
