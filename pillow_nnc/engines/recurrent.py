@@ -130,10 +130,13 @@ class RecurrentState:
     def __init__(self, engine: RecurrentEngine, rgb: np.ndarray) -> None:
         self.engine = engine
         self.x = pad_to(torch.tensor(rgb).permute(2, 0, 1)[None].float() / 255, 16)
-        self._runs: dict[tuple[int, float] | None, _Run] = {}
+        self._full = _Run(engine, self.x)  # every block, every iteration
+        # Adaptive results by (iterations, tolerance): only codes and counts
+        # are kept (a max_bytes search tries several; a run's images are large).
+        self._adaptive: dict[tuple[int, float], tuple[list[torch.Tensor], np.ndarray]] = {}
 
-    def _run(self, key: tuple[int, float] | None, iterations: int, *limits: np.ndarray) -> _Run:
-        run = self._runs.setdefault(key, _Run(self.engine, self.x, *limits))
+    @staticmethod
+    def _extend(run: _Run, iterations: int) -> _Run:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             run.extend(iterations)
         return run
@@ -168,17 +171,21 @@ class RecurrentState:
         here (AMX), and only the encoder's choices depend on it; the
         decoder parses the codes exactly and renders in fp32.
         """
-        run = self._run(None, iterations)
-        if tolerance is not None:
-            loss = np.stack(run.block_loss[:iterations])
+        full = self._extend(self._full, iterations)
+        if tolerance is None:
+            return full.codes[:iterations], np.full(full.stop.shape, iterations)
+        key = (iterations, tolerance)
+        if key not in self._adaptive:
+            loss = np.stack(full.block_loss[:iterations])
             h, w = loss.shape[1:]
-            bits = np.stack([self.engine.block_bits(run.bits, t).reshape(h, w) for t in range(iterations)])
+            bits = np.stack([self.engine.block_bits(full.bits, t).reshape(h, w) for t in range(iterations)])
             cost = loss + tolerance / self.engine.model.bits * np.cumsum(bits, 0)
             chosen = np.argmin(cost, axis=0)  # iterations - 1 per block
             targets = np.take_along_axis(loss, chosen[None], 0)[0] + tolerance / 4
-            run = self._run((iterations, tolerance), iterations, targets, chosen + 2)
-        counts = np.minimum(run.stop, iterations)
-        return run.codes[: counts.max()], counts
+            run = self._extend(_Run(self.engine, self.x, targets, chosen + 2), iterations)
+            counts = np.minimum(run.stop, iterations)
+            self._adaptive[key] = (run.codes[: counts.max()], counts)
+        return self._adaptive[key]
 
 
 class RecurrentEngine:
