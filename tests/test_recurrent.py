@@ -126,7 +126,7 @@ def test_tiled_coding_matches_whole_image_coding(engine, monkeypatch) -> None:
         (bytes([MAX_ITERATIONS + 1, 2, 1, 0]), NncError),  # more than the model has
         (b"\x02\x10\x01\x00", NncError),  # priming beyond the limit
         (b"\x02\x02\x03\x00", NncError),  # more per segment than iterations
-        (b"\x02\x02\x01\x03", UnsupportedFileError),  # a code coding this decoder lacks
+        (b"\x02\x02\x01\x04", UnsupportedFileError),  # a code coding this decoder lacks
         (b"\x02\x02\x01\x02\x03", NncError),  # local models with a tile side not allowed
         (b"\x02\x02\x01\x01\x04", NncError),  # a fifth byte without local models
     ],
@@ -213,7 +213,7 @@ def test_context_coded_codes_decode_to_the_plain_codes(weights, coded_weights, s
     rgb = _rgb(*size, seed=9)
     p_params, p_segments, _ = plain.encode(plain.analyse(rgb), 255)
     c_params, c_segments, _ = coded.encode(coded.analyse(rgb), 255)
-    assert p_params[3] == 0 and c_params[3] in (1, 2) and c_params[:3] == p_params[:3]
+    assert p_params[3] == 0 and c_params[3] in (1, 2, 3) and c_params[:3] == p_params[:3]
     expected = plain.decode(p_params, p_segments, size[1], size[0])
     np.testing.assert_array_equal(coded.decode(c_params, c_segments, size[1], size[0]), expected)
     for k in range(1, len(c_segments)):  # prefixes, too
@@ -246,30 +246,37 @@ def test_local_models_are_chosen_when_they_code_smaller(coded_weights, monkeypat
     rgb[:, :48] = 90  # half flat, half texture: different statistics per tile
     params, segments, _ = coded.encode(coded.analyse(rgb), 255)
     forced_global = coded.encode
-    monkeypatch.setattr(bitmodel, "choose_tables", lambda *a: (None, np.zeros(1, np.int64)))
+    monkeypatch.setattr(bitmodel, "choose_tables", lambda *a: (None, 1, np.zeros(1, np.int64)))
     g_params, g_segments, _ = forced_global(coded.analyse(rgb), 255)
     assert g_params[3] == 1
     assert sum(map(len, segments)) <= sum(map(len, g_segments)) + 2  # the choice never costs more than rounding
-    if params[3] == 2:
+    if params[3] in (2, 3):
         assert params[4] in bitmodel.TILE_SIZES
     np.testing.assert_array_equal(coded.decode(params, segments, 96, 96), coded.decode(g_params, g_segments, 96, 96))
 
 
-@pytest.mark.parametrize("tile", [2, 16])
-def test_local_model_files_round_trip_with_any_tile_choice(coded_weights, monkeypatch, tile) -> None:
+@pytest.mark.parametrize(("tile", "sets"), [(2, None), (16, None), (4, 2), (8, 3)])
+def test_local_model_files_round_trip_with_any_tile_and_set_choice(coded_weights, monkeypatch, tile, sets) -> None:
     from pillow_nnc.entropy import bits as bitmodel
 
     coded = zoo.engine(zoo.add_weights(coded_weights))
     monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 32 * 32)
     rgb = _rgb(72, 100, seed=6)
     g_params, g_segments, _ = coded.encode(coded.analyse(rgb), 255)
-    k = len(coded.local_freqs)
-    monkeypatch.setattr(bitmodel, "choose_tables", lambda image, active, h, w, *a: (tile, np.arange(-(-h // tile) * -(-w // tile)) % k))
+    k = sets or len(coded.local_freqs)
+    monkeypatch.setattr(bitmodel, "choose_tables", lambda image, active, h, w, *a: (tile, k, np.arange(-(-h // tile) * -(-w // tile)) % k))
     params, segments, _ = coded.encode(coded.analyse(rgb), 255)
-    assert params[3:] == bytes([2, tile]) and len(segments) == params[0]
+    assert params[3:] == (bytes([3, tile, k]) if sets else bytes([2, tile])) and len(segments) == params[0]
     expected = coded.decode(g_params, g_segments, 100, 72)
     np.testing.assert_array_equal(coded.decode(params, segments, 100, 72), expected)
     np.testing.assert_array_equal(coded.decode(params, segments[:2], 100, 72), coded.decode(g_params, g_segments[:2], 100, 72))
+
+
+@pytest.mark.parametrize("params", [bytes([2, 3, 2, 3, 4, 1]), bytes([2, 3, 2, 3, 4, 99]), bytes([2, 3, 2, 3, 4])])
+def test_bad_local_set_counts_are_corrupt(coded_weights, params) -> None:
+    coded = zoo.engine(zoo.add_weights(coded_weights))
+    with pytest.raises(NncError, match="bad recurrent codec parameters"):
+        coded.decode(params, [b"\x01" * 64], 32, 32)
 
 
 @pytest.mark.skipif(not RELEASED, reason="no released recurrent model")
@@ -308,7 +315,7 @@ def test_save_entropy_option_selects_the_coding_and_all_decode(coded_weights, en
     im = Image.fromarray(_rgb(48, 80, seed=2))
     data = nnc_encode(im, weights=coded_weights, quality=100, entropy=entropy)
     coding = container.read_header(io.BytesIO(data)).codec_params[3]
-    assert coding in {"raw": (0,), "global": (1,), "local": (1, 2)}[entropy]
+    assert coding in {"raw": (0,), "global": (1,), "local": (1, 2, 3)}[entropy]
     reference = nnc_decode(nnc_encode(im, weights=coded_weights, quality=100, entropy="raw"))
     np.testing.assert_array_equal(np.asarray(nnc_decode(data)), np.asarray(reference))
 

@@ -6,14 +6,15 @@ Payload (spec section 7.2):
   the decoder repeats on the first iteration), ``iterations_per_segment``,
   and ``coding``: 0 for plain bits, 1 for range coding with the model's
   global context tables, 2 for local entropy models (a table set chosen
-  per tile; a fifth byte gives the tile side in blocks). With context
-  tables in the model the encoder takes whichever of 1 and 2 is smaller
+  per tile; a fifth byte gives the tile side in blocks), 3 for local
+  entropy models among the first k sets only (a sixth byte gives k). With
+  context tables in the model the encoder takes whichever codes smallest
   (:mod:`pillow_nnc.entropy.bits`);
 * segments hold the codes of consecutive iterations: with coding 0 the codes
   of one iteration are ``bits x h x w`` binary values in (channel, row,
   column) order, +1 as bit 1, packed MSB first, padded with zero bits to a
   whole byte; otherwise each segment is one range-coded stream, the first
-  starting with the per-tile table choices (coding 2).
+  starting with the per-tile table choices (codings 2 and 3).
 
 A file cut after any segment decodes to the image of the iterations it holds.
 The bitstream is parsed without any floating point; only the pixels come
@@ -49,15 +50,18 @@ BLOCK_MSE_WEIGHT = 20.0  # as train.recurrent_task.MSE_WEIGHT
 NEVER = 1 << 30  # iterations of a block that has not stopped
 
 
-CODINGS = {0: "plain bits", 1: "global context tables", 2: "local entropy models"}
+CODINGS = {0: "plain bits", 1: "global context tables", 2: "local entropy models", 3: "local entropy models"}
+PARAM_BYTES = {0: 4, 1: 4, 2: 5, 3: 6}  # codec parameter bytes per coding
 
 
 def describe_params(params: bytes) -> str:
     """Codec parameters in words, for ``nnc info`` (needs no weights)."""
-    if len(params) not in (4, 5):
+    if len(params) < 4 or len(params) != PARAM_BYTES.get(params[3], len(params)):
         return f"malformed ({params.hex()})"
     text = f"{params[0]} iterations, priming {params[1]}, {params[2]} per segment, {CODINGS.get(params[3], f'coding {params[3]}')}"
-    return text + (f" (tiles of {params[4]} blocks)" if len(params) == 5 else "")
+    if params[3] in (2, 3):
+        text += f" (tiles of {params[4]} blocks" + (f", first {params[5]} table sets)" if params[3] == 3 else ")")
+    return text
 
 
 def block_loss(x_hat: torch.Tensor, x: torch.Tensor) -> np.ndarray:
@@ -274,16 +278,17 @@ class RecurrentEngine:
             segments = [b"".join(packed[i : i + per_segment]) for i in range(0, n, per_segment)]
             return Payload(bytes([n, self.prime, per_segment, 0]), segments, rate_map)
         local = self.local_freqs if entropy == "local" else None
-        tile, tile_choice = bitmodel.choose_tables(flat, active, h, w, self.global_freqs, local)
+        tile, k, tile_choice = bitmodel.choose_tables(flat, active, h, w, self.global_freqs, local)
         if tile is None:
             params, freqs, choice = bytes([n, self.prime, per_segment, 1]), self.global_freqs, np.zeros(h * w, np.int64)
-        else:
-            params, freqs = bytes([n, self.prime, per_segment, 2, tile]), self.local_freqs
+        else:  # coding 2 uses all K table sets, coding 3 the first k
+            extra = [2, tile] if k == len(self.local_freqs) else [3, tile, k]
+            params, freqs = bytes([n, self.prime, per_segment, *extra]), self.local_freqs[:k]
             choice = bitmodel.block_choice(tile_choice, h, w, tile)
         segments = []
         writer = Writer()
         if tile is not None:
-            writer.encode(tile_choice, self._choice_table())
+            writer.encode(tile_choice, uniform_table(k))
         for t in range(n):
             prev = bitmodel.previous(flat, active, t)
             bitmodel.encode_iteration(writer, flat[t], prev, t, freqs, choice[active[t]])
@@ -291,10 +296,6 @@ class RecurrentEngine:
                 segments.append(writer.finish())
                 writer = Writer()
         return Payload(params, segments, rate_map)
-
-    def _choice_table(self) -> np.ndarray:
-        """Uniform integer table over the K local table sets (spec 7.2)."""
-        return uniform_table(len(self.local_freqs))
 
     # -- decoder ------------------------------------------------------------
     @torch.no_grad()
@@ -307,14 +308,17 @@ class RecurrentEngine:
             msg = "nnc: bad recurrent codec parameters"
             raise NncError(msg)
         n, prime, per_segment, coding = params[:4]
-        if coding > 2:
+        if coding > 3:
             msg = f"nnc: code coding {coding} is not supported by this decoder; upgrade pillow-nnc"
             raise UnsupportedFileError(msg)
-        if len(params) != (5 if coding == 2 else 4) or (coding == 2 and params[4] not in bitmodel.TILE_SIZES):
+        if len(params) != PARAM_BYTES[coding] or (coding >= 2 and params[4] not in bitmodel.TILE_SIZES):
             msg = f"nnc: bad recurrent codec parameters {list(params)}"
             raise NncError(msg)
-        if (coding == 1 and self.global_freqs is None) or (coding == 2 and self.local_freqs is None):
+        if (coding == 1 and self.global_freqs is None) or (coding >= 2 and self.local_freqs is None):
             msg = "nnc: the file's codes are context-coded but its model has no such context tables"
+            raise NncError(msg)
+        if coding == 3 and not 2 <= params[5] <= len(self.local_freqs):
+            msg = f"nnc: bad recurrent codec parameters {list(params)}"
             raise NncError(msg)
         if not (1 <= n <= self.max_iterations and prime <= MAX_PRIME and 1 <= per_segment <= n):
             msg = f"nnc: bad recurrent codec parameters {list(params)}"
@@ -358,11 +362,11 @@ class RecurrentEngine:
             reader = Reader(segment)
             if i == 0:
                 freqs, choice = self.global_freqs, np.zeros(h * w, np.int64)
-                if coding == 2:
-                    tile = params[4]
-                    freqs = self.local_freqs
+                if coding >= 2:
+                    tile, k = params[4], params[5] if coding == 3 else len(self.local_freqs)
+                    freqs = self.local_freqs[:k]
                     tiles = bitmodel.tile_index(h, w, tile)[1]
-                    choice = bitmodel.block_choice(reader.decode(tiles, self._choice_table()), h, w, tile)
+                    choice = bitmodel.block_choice(reader.decode(tiles, uniform_table(k)), h, w, tile)
                 cheapest = bitmodel.code_lengths(freqs).min(axis=(1, 2))[choice]  # bits per code, per block
             # No stream can hold its codes in fewer bits than the cheapest
             # code of each block's tables (less the coder's 64-bit state): a

@@ -190,29 +190,29 @@ def previous(image: list[np.ndarray], active: list[np.ndarray], t: int) -> np.nd
 def choose_tables(
     image: list[np.ndarray], active: list[np.ndarray], h: int, w: int,
     global_freqs: np.ndarray, local_freqs: np.ndarray | None,
-) -> tuple[int | None, np.ndarray]:
+) -> tuple[int | None, int, np.ndarray]:
     """The cheapest way to code ``image`` (0/1 codes ``(C, blocks)`` per
     iteration, at the blocks ``active[t]`` of the ``h x w`` grid), side
-    information included: ``(None, [0])`` for the global table set, or
-    ``(tile, choice per tile)`` for local models with tiles of
-    ``tile x tile`` blocks. Costs are the exact code lengths of the integer
-    tables (the range coder adds a few bytes either way)."""
+    information included: ``(None, 1, [0])`` for the global table set, or
+    ``(tile, k, choice per tile)`` for local models restricted to the
+    first ``k`` table sets, with tiles of ``tile x tile`` blocks (fewer sets
+    make each tile's choice cheaper). Costs are the exact code lengths of
+    the integer tables (the range coder adds a few bytes either way)."""
     lengths_g = code_lengths(global_freqs)[0]
     contexts = [iteration_contexts(codes, previous(image, active, t), t) for t, codes in enumerate(image)]
     best_bits = sum(lengths_g[ctx, codes].sum() for ctx, codes in zip(contexts, image))
-    best: tuple[int | None, np.ndarray] = (None, np.zeros(1, np.int64))
+    best: tuple[int | None, int, np.ndarray] = (None, 1, np.zeros(1, np.int64))
     if local_freqs is None:
         return best
     lengths = code_lengths(local_freqs)
     per_block = np.zeros((len(local_freqs), h * w))
     for ctx, codes, a in zip(contexts, image, active):
         per_block[:, a] += lengths[:, ctx, codes].sum(1)
-    k = len(local_freqs)
-    for tile in TILE_SIZES:
-        tile_of, tiles = tile_index(h, w, tile)
-        per_tile = np.stack([np.bincount(tile_of, weights=row, minlength=tiles) for row in per_block])
-        choice = per_tile.argmin(0)
-        bits = per_tile.min(0).sum() + tiles * np.log2(k)
-        if bits < best_bits:
-            best_bits, best = bits, (tile, choice)
+    for k in range(2, len(local_freqs) + 1):
+        for tile in TILE_SIZES:
+            tile_of, tiles = tile_index(h, w, tile)
+            per_tile = np.stack([np.bincount(tile_of, weights=row, minlength=tiles) for row in per_block[:k]])
+            bits = per_tile.min(0).sum() + tiles * np.log2(k)
+            if bits < best_bits:
+                best_bits, best = bits, (tile, k, per_tile.argmin(0))
     return best
