@@ -26,10 +26,9 @@ from conftest import nnc_decode, nnc_encode
 MAX_ITERATIONS = 6
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
+def _tiny_weights(directory, **config) -> str:
     torch.manual_seed(0)
-    model = RecurrentCodec(n=16, m=24, hidden=16, bits=8)
+    model = RecurrentCodec(n=16, m=24, hidden=16, bits=8, **config)
     tensors = {f"float.{k}": v.half().contiguous() for k, v in model.state_dict().items()}
     metadata = {
         "family": "recurrent", "name": "tiny-test", "max_iterations": str(MAX_ITERATIONS),
@@ -37,9 +36,41 @@ def weights(tmp_path_factory) -> str:
         "quality_levels": json.dumps([min(255, 3 * q) for q in range(1, 101)]),
         "training": json.dumps({"step": 0, "cpu_hours": 0}),
     }
-    path = tmp_path_factory.mktemp("w") / "tiny.safetensors"
+    path = directory / "tiny.safetensors"
     save_file(tensors, str(path), metadata)
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> str:
+    return _tiny_weights(tmp_path_factory.mktemp("w"))
+
+
+def test_scaled_additive_model_files_round_trip_and_cut_anywhere(tmp_path, engine, monkeypatch) -> None:
+    """A model with iteration gains (config ``iteration_gain``): the gains
+    change the image, and prefixes still equal coding fewer iterations."""
+    monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 16 * 16)  # one segment per iteration
+    path = _tiny_weights(tmp_path, iteration_gain=True)
+    from safetensors.torch import load_file
+
+    tensors = load_file(path)
+    tensors["float.log_iteration_gain"] = torch.linspace(0, 1.5, 16).half()
+    from safetensors import safe_open
+
+    with safe_open(path, "pt") as f:
+        metadata = f.metadata()
+    save_file(tensors, path, metadata)
+    gained = zoo.engine(zoo.add_weights(path))
+    assert gained.model.iteration_gain and not engine.model.iteration_gain
+    rgb = _rgb(40, 56)
+    state = gained.analyse(rgb)
+    params, segments, _ = gained.encode(state, 255)
+    assert len(segments) == MAX_ITERATIONS
+    plain = engine.encode(engine.analyse(rgb), 255)
+    assert not np.array_equal(gained.decode(params, segments, 56, 40), engine.decode(plain.params, plain.segments, 56, 40))
+    for k in range(1, len(segments)):
+        p_k, s_k, _ = gained.encode(state, gained.level_of_iterations(k))
+        np.testing.assert_array_equal(gained.decode(params, segments[:k], 56, 40), gained.decode(p_k, s_k, 56, 40))
 
 
 @pytest.fixture(scope="module")
