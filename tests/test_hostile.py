@@ -466,3 +466,15 @@ def test_recurrent_rate_map_bomb_is_bounded():
     with bounded(max_bytes=4 << 20, max_seconds=10):
         with pytest.raises(NncError, match="rate map"):
             Image.open(io.BytesIO(data)).load()
+
+
+def test_tiny_transform_file_declaring_a_huge_image_fails_before_the_networks():
+    from pillow_nnc import zoo
+
+    header = container.Header(width=4096, height=4096, mode="RGB", model_id=zoo.default_model("transform"),
+                              codec_params=bytes([128, 12]))
+    data = container.write(header, [b"\x01\x02\x03" * 20])
+    im = Image.open(io.BytesIO(data))
+    with bounded(max_bytes=64 << 20, max_seconds=10):
+        with pytest.raises(NncError, match="too few for the hyper-latents"):
+            im.load()

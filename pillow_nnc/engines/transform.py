@@ -74,6 +74,11 @@ class TransformEngine:
         idx = intnet.scale_indices(self.int_params, torch.from_numpy(z)[None])
         return idx[0, :, :h, :w].numpy()
 
+    def _cheapest_z(self, ladder: Ladder) -> float:
+        """Bits of the cheapest possible hyper-latent column (one symbol per
+        channel, each its table's most likely value)."""
+        return float(sum(-np.log2(ladder.freqs(int(r)).max() / (1 << 16)) for r in self.z_rungs))
+
     def _z_rungs(self, z_shape: tuple[int, ...]) -> np.ndarray:
         return np.broadcast_to(self.z_rungs[:, None, None], z_shape)
 
@@ -160,6 +165,13 @@ class TransformEngine:
         level = level_byte / 255 * (LEVELS - 1)
         h, w = -(-height // 16), -(-width // 16)
         z_shape = (self.model.nz, -(-h // 4), -(-w // 4))
+        # No stream holds the hyper-latents in fewer bits than their cheapest
+        # symbols (less the coder's 64-bit state): a tiny file declaring a
+        # huge image fails here, before the integer and float networks run.
+        needed = z_shape[1] * z_shape[2] * self._cheapest_z(ladder) - 64
+        if len(segments[0]) * 8 < needed:
+            msg = f"nnc: segment 0 holds {len(segments[0])} bytes, too few for the hyper-latents of a {width}x{height} image"
+            raise NncError(msg)
         reader = Reader(segments[0])
         z = reader.decode_ladder(self._z_rungs(z_shape), ladder)
         levels = (reader.decode(h * w, self._mask_table(level_byte, raw)) + 1).reshape(h, w)
