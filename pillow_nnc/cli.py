@@ -269,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("--max-bytes", type=_ranged(1, None), help="largest file size allowed, in bytes")
     enc.add_argument("--codec", choices=CODECS, help="model family (default: transform)")
     enc.add_argument("--weights", help="encode with your own trained weights (.safetensors)")
-    enc.add_argument("--entropy", choices=ENTROPY_MODES, help="entropy coding of recurrent codes (default: local)")
+    enc.add_argument("--entropy", choices=ENTROPY_MODES,
+                     help="local entropy models (default), global tables only, or raw (no probability model)")
     enc.add_argument("--no-sabr", action="store_true",
                      help="recurrent codec: every block gets every iteration (no spatially adaptive bit rates)")
     enc.add_argument("--force", "-f", action="store_true", help="replace existing outputs")
