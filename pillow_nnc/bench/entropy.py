@@ -74,7 +74,7 @@ def measure(engine: zoo.Engine, images: dict[str, np.ndarray]) -> dict:
                 _, segments, _ = engine.encode(state, level, mode)
                 if mode == "local" and n == engine.max_iterations:
                     coder_s += time.perf_counter() - start
-                    coded_bits += sum(c.numel() for c in codes)
+                    coded_bits += sum(c.size for c in codes)
                 sizes[mode][n - 1] += sum(map(len, segments))
     return {
         "images": list(images), "bytes": sizes,
@@ -92,7 +92,7 @@ def _decode_throughput(engine: zoo.Engine, rgb: np.ndarray) -> float:
     h, w = counts.shape
     start = time.perf_counter()
     engine._read_codes(params, segments, [np.ones(h * w, bool)] * len(codes), h, w)
-    return sum(c.numel() for c in codes) / (time.perf_counter() - start) / 1e6
+    return sum(c.size for c in codes) / (time.perf_counter() - start) / 1e6
 
 
 def main() -> None:

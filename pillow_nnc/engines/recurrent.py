@@ -89,35 +89,34 @@ def active_pixels(active: np.ndarray, h: int, w: int) -> torch.Tensor:
 
 class _Run:
     """One pass of the encoder over an image, extended on demand, keeping the
-    :func:`block_loss` of every iteration. Without ``targets`` every block
-    codes every iteration; with them, a block stops after the first
-    iteration whose loss reaches its target, or after ``latest`` iterations:
-    its later codes are zeros and its pixels stay as they are."""
+    codes and the :func:`block_loss` of every iteration. Without ``targets``
+    every block codes every iteration; with them, a block stops after the
+    first iteration whose loss reaches its target, or after ``latest``
+    iterations, and from then on behaves as the decoder will treat it
+    (:meth:`RecurrentEngine.stopped_codes`, :func:`active_pixels`)."""
 
     def __init__(
         self, engine: RecurrentEngine, x: torch.Tensor, targets: np.ndarray | None = None, latest: np.ndarray | None = None
     ) -> None:
         self.engine, self.x, self.targets, self.latest = engine, x, targets, latest
         self.h_enc, self.h_dec, self.x_hat = engine.model.init_state(x)
-        self.codes: list[torch.Tensor] = []  # +1/-1 as the decoder GRU reads them
-        self.bits: list[np.ndarray] = []  # the same as 0/1 (C, h*w)
+        self.bits: list[np.ndarray] = []  # 0/1 codes (C, h*w) per iteration, stopped blocks filled
         self.block_loss: list[np.ndarray] = []
         self.stop = np.full((x.shape[2] // 16, x.shape[3] // 16), NEVER, np.int64)  # iterations per block
 
     def extend(self, iterations: int) -> None:
         engine, model = self.engine, self.engine.model
-        while len(self.codes) < iterations and (self.stop > len(self.codes)).any():
-            t = len(self.codes)
+        h, w = self.stop.shape
+        while len(self.bits) < iterations and (self.stop > len(self.bits)).any():
+            t = len(self.bits)
             steps = gru_steps(t, engine.prime)
             features = tiled(partial(model.analysis, t=t), self.x - self.x_hat, tile=TILE, margin=64, scale=Fraction(1, 16))
             self.h_enc = model.step_encoder(features, self.h_enc, steps)
-            h, w = self.stop.shape
             active = (self.stop > t).ravel()
             bits = (model.binarizer(self.h_enc) >= 0).reshape(model.bits, -1).numpy().astype(np.int64)
             bits = engine.stopped_codes(bits, active, self.bits[-1] if t else None, t)
             self.bits.append(bits)
             codes = torch.from_numpy(bits.reshape(1, model.bits, h, w).astype(np.float32) * 2 - 1)
-            self.codes.append(codes)
             self.h_dec = model.step_decoder(codes, self.h_dec, steps)
             self.x_hat = self.x_hat + engine.render(self.h_dec, t) * active_pixels(active, h, w)
             with torch.autocast("cpu", enabled=False):
@@ -137,7 +136,7 @@ class RecurrentState:
         self._full = _Run(engine, self.x)  # every block, every iteration
         # Adaptive results by (iterations, tolerance): only codes and counts
         # are kept (a max_bytes search tries several; a run's images are large).
-        self._adaptive: dict[tuple[int, float], tuple[list[torch.Tensor], np.ndarray]] = {}
+        self._adaptive: dict[tuple[int, float], tuple[list[np.ndarray], np.ndarray]] = {}
 
     @staticmethod
     def _extend(run: _Run, iterations: int) -> _Run:
@@ -146,9 +145,10 @@ class RecurrentState:
         return run
 
     @torch.no_grad()
-    def codes(self, iterations: int, tolerance: float | None = None) -> tuple[list[torch.Tensor], np.ndarray]:
-        """Codes of up to ``iterations`` iterations and the iterations each
-        block carries (``(h, w)``).
+    def codes(self, iterations: int, tolerance: float | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+        """0/1 codes ``(C, h*w)`` (1 for +1) of up to ``iterations``
+        iterations and the iterations each block carries (``(h, w)``); a
+        stopped block's entries are the codes the decoder assumes for it.
 
         Without a ``tolerance`` every block gets every iteration. With one
         (spatially adaptive bit rates, after Johnston et al. 2018), a first
@@ -157,9 +157,8 @@ class RecurrentState:
         each block's iteration count is the one that minimises
         ``loss + tolerance * bits / 32`` (one iteration of plain bits is
         worth ``tolerance`` of loss): blocks whose further iterations gain
-        little for their bits stop, flat blocks (whose codes cost almost
-        nothing once context-coded) and textures that keep improving go
-        on. A second pass codes with the decoder's exact behaviour and stops
+        little for their bits stop, blocks whose codes are cheap or that
+        keep improving go on. A second pass codes with the decoder's exact behaviour and stops
         a block once its loss is within ``tolerance / 4`` of what the first
         pass had at its chosen count, or one iteration after that count,
         since a stopped neighbour changes what a block's state sees. What
@@ -177,7 +176,7 @@ class RecurrentState:
         """
         full = self._extend(self._full, iterations)
         if tolerance is None:
-            return full.codes[:iterations], np.full(full.stop.shape, iterations)
+            return full.bits[:iterations], np.full(full.stop.shape, iterations)
         key = (iterations, tolerance)
         if key not in self._adaptive:
             loss = np.stack(full.block_loss[:iterations])
@@ -188,7 +187,7 @@ class RecurrentState:
             targets = np.take_along_axis(loss, chosen[None], 0)[0] + tolerance / 4
             run = self._extend(_Run(self.engine, self.x, targets, chosen + 2), iterations)
             counts = np.minimum(run.stop, iterations)
-            self._adaptive[key] = (run.codes[: counts.max()], counts)
+            self._adaptive[key] = (run.bits[: counts.max()], counts)
         return self._adaptive[key]
 
 
@@ -272,7 +271,7 @@ class RecurrentEngine:
         active = [(counts > t).ravel() for t in range(n)]
         h, w = counts.shape
         per_segment = n if h * w * 256 < SINGLE_SEGMENT_PIXELS else 1
-        flat = [(c[0] > 0).reshape(c.shape[1], -1).numpy()[:, a].astype(np.int64) for c, a in zip(codes, active)]
+        flat = [c[:, a] for c, a in zip(codes, active)]
         if entropy == "raw" or self.global_freqs is None:
             packed = [np.packbits(f.ravel()).tobytes() for f in flat]
             segments = [b"".join(packed[i : i + per_segment]) for i in range(0, n, per_segment)]

@@ -57,9 +57,9 @@ def code_tables(engine: RecurrentEngine, images: list[np.ndarray]) -> dict[str, 
     iterations, shapes = [], []
     for im in images:
         y0, x0 = max(0, im.shape[0] - 256) // 2, max(0, im.shape[1] - 256) // 2
-        codes = engine.analyse(im[y0 : y0 + 256, x0 : x0 + 256]).codes(engine.max_iterations)[0]
-        shapes.append(tuple(codes[0].shape[-2:]))
-        iterations.append([(c[0] > 0).reshape(c.shape[1], -1).numpy().astype(np.int64) for c in codes])
+        codes, counts = engine.analyse(im[y0 : y0 + 256, x0 : x0 + 256]).codes(engine.max_iterations)
+        shapes.append(counts.shape)
+        iterations.append(codes)
     channels = engine.model.bits
     return {
         "bits.freqs": torch.from_numpy(bits.count_frequencies(iterations, shapes, channels)),
