@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image
 
 from .. import zoo
-from ..container import Header, encode_header, frame_segments
+from ..container import Header, write
+from ..engines import Payload
 from ..metrics import ms_ssim_rgb, psnr
 from .analysis import msssim_db
 from .bdrate import BDRateError, bd_rate
@@ -35,6 +36,14 @@ def _levels(engine: zoo.Engine) -> list[int]:
     return list(range(0, 256, 36))
 
 
+def whole_file(model_id: int, rgb: np.ndarray, payload: Payload) -> bytes:
+    """The file ``save()`` would write for an RGB image and an engine's
+    payload (no metadata)."""
+    header = Header(width=rgb.shape[1], height=rgb.shape[0], mode="RGB", model_id=model_id,
+                    codec_params=payload.params, rate_map=payload.rate_map)
+    return write(header, payload.segments)
+
+
 def evaluate(weights: str, images: list[Path]) -> list[dict]:
     """Mean bpp, PSNR and MS-SSIM per rate step over ``images``."""
     model_id = zoo.add_weights(weights)
@@ -44,12 +53,9 @@ def evaluate(weights: str, images: list[Path]) -> list[dict]:
         rgb = np.asarray(Image.open(path).convert("RGB"))
         state = engine.analyse(rgb)
         for level in _levels(engine):
-            params, segments, _ = engine.encode(state, level)
-            # The whole file as save() would write it (no metadata).
-            header = Header(width=rgb.shape[1], height=rgb.shape[0], mode="RGB", model_id=model_id, codec_params=params)
-            head = encode_header(header)
-            size = len(head) + sum(map(len, frame_segments(head, segments)))
-            out = engine.decode(params, segments, rgb.shape[1], rgb.shape[0])
+            payload = engine.encode(state, level)
+            size = len(whole_file(model_id, rgb, payload))
+            out = engine.decode(payload.params, payload.segments, rgb.shape[1], rgb.shape[0])
             rows.setdefault(level, []).append((8 * size / (rgb.shape[0] * rgb.shape[1]), psnr(rgb, out), ms_ssim_rgb(rgb, out)))
         print(f"{path.stem}: done", flush=True)
     return [

@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 
 from .. import zoo
 from .run import DEFAULT_KODAK, DEFAULT_OUT
+from .sets import load_arrays
 
 MODES = ("raw", "global", "local")
 
@@ -95,17 +96,27 @@ def _decode_throughput(engine: zoo.Engine, rgb: np.ndarray) -> float:
     return sum(c.size for c in codes) / (time.perf_counter() - start) / 1e6
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def study_parser(description: str, out: str) -> argparse.ArgumentParser:
+    """Options shared by the studies of the default recurrent model
+    (this module and :mod:`.sabr`)."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kodak", type=Path, default=DEFAULT_KODAK)
     ap.add_argument("--images", type=int, default=24)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT / "entropy")
-    args = ap.parse_args()
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT / out)
+    return ap
+
+
+def study_setup(args: argparse.Namespace) -> tuple[int, zoo.Engine, dict[str, np.ndarray]]:
+    """Thread count set; the default recurrent model's id and engine; the Kodak images."""
     torch.set_num_threads(args.threads)
     model_id = zoo.default_model("recurrent")
-    engine = zoo.engine(model_id)
-    kodak = {p.stem: np.asarray(Image.open(p).convert("RGB")) for p in sorted(args.kodak.glob("*.png"))[: args.images]}
+    return model_id, zoo.engine(model_id), load_arrays(args.kodak, args.images)
+
+
+def main() -> None:
+    args = study_parser(__doc__, "entropy").parse_args()
+    model_id, engine, kodak = study_setup(args)
     results = {"model_id": model_id, "threads": args.threads, "sets": {}}
     for name, images in (("kodak", kodak), ("low-complexity", low_complexity())):
         results["sets"][name] = measure(engine, images)

@@ -18,32 +18,22 @@ SABR excess is no larger than the uniform file's at the same edges.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from .. import codec, container, zoo
-from ..container import Header
 from ..entropy.rate_map import decode_map
 from ..metrics import ms_ssim_rgb, psnr
 from .analysis import msssim_db
 from .bdrate import BDRateError, bd_rate
-from .entropy import low_complexity
+from .candidate import whole_file
+from .entropy import low_complexity, study_parser, study_setup
 from .ratemap import rate_map_picture
-from .run import DEFAULT_KODAK, DEFAULT_OUT
 
-
-
-def _file(model_id: int, rgb: np.ndarray, payload) -> bytes:
-    header = Header(width=rgb.shape[1], height=rgb.shape[0], mode="RGB", model_id=model_id,
-                    codec_params=payload.params, rate_map=payload.rate_map)
-    return container.write(header, payload.segments)
 
 
 def _decode(data: bytes) -> np.ndarray:
@@ -76,7 +66,7 @@ def measure(engine, model_id: int, images: dict[str, np.ndarray], tolerance: flo
     for name, rgb in images.items():
         state = engine.analyse(rgb)
         for n in steps:
-            files = {m: _file(model_id, rgb, engine.encode(state, engine.level_of_iterations(n), "local", tol))
+            files = {m: whole_file(model_id, rgb, engine.encode(state, engine.level_of_iterations(n), "local", tol))
                      for m, tol in modes.items()}
             header = container.read_header(io.BytesIO(files["sabr"]))
             h, w = -(-rgb.shape[0] // 16), -(-rgb.shape[1] // 16)
@@ -121,19 +111,12 @@ def encode_time(images: dict[str, np.ndarray]) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--kodak", type=Path, default=DEFAULT_KODAK)
-    ap.add_argument("--images", type=int, default=24)
-    ap.add_argument("--threads", type=int, default=2)
+    ap = study_parser(__doc__, "sabr")
     ap.add_argument("--picture", default="kodim03", help="Kodak image whose rate map is drawn")
     ap.add_argument("--tolerance", type=float, default=codec.SABR_TOLERANCE,
                     help="SABR tolerance of the curves (default: save()'s); timing and picture use save()'s")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT / "sabr")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    model_id = zoo.default_model("recurrent")
-    engine = zoo.engine(model_id)
-    kodak = {p.stem: np.asarray(Image.open(p).convert("RGB")) for p in sorted(args.kodak.glob("*.png"))[: args.images]}
+    model_id, engine, kodak = study_setup(args)
     results = {"model_id": model_id, "threads": args.threads, "tolerance": args.tolerance, "sets": {}}
     for name, images in (("low-complexity", low_complexity()), ("kodak", kodak)):
         curves = measure(engine, model_id, images, args.tolerance)

@@ -61,6 +61,11 @@ def load_rgb(path: Path) -> Image.Image:
         return im.convert("RGB")
 
 
+def load_arrays(directory: Path, count: int | None = None) -> dict[str, np.ndarray]:
+    """The first ``count`` images of a directory as (H, W, 3) uint8 arrays, by name."""
+    return {p.stem: np.asarray(load_rgb(p)) for p in list_images(directory)[:count]}
+
+
 def make_item(name: str, image: Image.Image) -> Item:
     image = image.convert("RGB")
     return Item(name, image, np.asarray(image, dtype=np.uint8).copy())
