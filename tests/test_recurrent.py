@@ -73,6 +73,34 @@ def test_scaled_additive_model_files_round_trip_and_cut_anywhere(tmp_path, engin
         np.testing.assert_array_equal(gained.decode(params, segments[:k], 56, 40), gained.decode(p_k, s_k, 56, 40))
 
 
+def test_latent_model_files_round_trip_cut_anywhere_and_tile(tmp_path, engine, monkeypatch) -> None:
+    """A model whose iterations add to a latent that the synthesis renders
+    (config ``reconstruction: latent``): prefixes equal coding fewer
+    iterations, and rendering in tiles changes no code and at most one level."""
+    monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 16 * 16)
+    latent = zoo.engine(zoo.add_weights(_tiny_weights(tmp_path, iteration_gain=True, reconstruction="latent")))
+    assert latent.model.latent and latent.model.config()["reconstruction"] == "latent"
+    rgb = _rgb(96, 112, seed=3)
+    state = latent.analyse(rgb)
+    params, segments, _ = latent.encode(state, 255)
+    assert len(segments) == MAX_ITERATIONS
+    whole = latent.decode(params, segments, 112, 96)
+    plain = engine.encode(engine.analyse(rgb), 255)
+    assert not np.array_equal(whole, engine.decode(plain.params, plain.segments, 112, 96))
+    for k in (1, 3):
+        p_k, s_k, _ = latent.encode(state, latent.level_of_iterations(k))
+        np.testing.assert_array_equal(latent.decode(params, segments[:k], 112, 96), latent.decode(p_k, s_k, 112, 96))
+    monkeypatch.setattr(rec_engine, "TILE", 32)
+    tiled = latent.encode(latent.analyse(rgb), 255)
+    assert (tiled.params, tiled.segments) == (params, segments)
+    assert np.abs(latent.decode(params, segments, 112, 96).astype(int) - whole.astype(int)).max() <= 1
+
+
+def test_unknown_reconstruction_is_refused() -> None:
+    with pytest.raises(ValueError, match="reconstruction"):
+        RecurrentCodec(reconstruction="pixels")
+
+
 @pytest.fixture(scope="module")
 def engine(weights):
     return zoo.engine(zoo.add_weights(weights))

@@ -38,7 +38,11 @@ def photos(tmp_path_factory):
 
 @pytest.mark.parametrize(
     ("family", "extra"),
-    [("transform", ["--patch", "64"]), ("recurrent", ["--patch", "32", "--iterations", "2", "--prime", "1"])],
+    [
+        ("transform", ["--patch", "64"]),
+        ("recurrent", ["--patch", "32", "--iterations", "2", "--prime", "1"]),
+        ("recurrent", ["--patch", "32", "--iterations", "2", "--iteration-gain", "--reconstruction", "latent"]),
+    ],
 )
 def test_train_resume_export_and_save(photos, tmp_path, family, extra) -> None:
     out = tmp_path / "run"

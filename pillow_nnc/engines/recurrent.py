@@ -99,7 +99,8 @@ class _Run:
         self, engine: RecurrentEngine, x: torch.Tensor, targets: np.ndarray | None = None, latest: np.ndarray | None = None
     ) -> None:
         self.engine, self.x, self.targets, self.latest = engine, x, targets, latest
-        self.h_enc, self.h_dec, self.x_hat = engine.model.init_state(x)
+        self.h_enc, self.h_dec, self.canvas = engine.model.init_state(x)
+        self.x_hat = engine.picture(self.canvas)
         self.bits: list[np.ndarray] = []  # 0/1 codes (C, h*w) per iteration, stopped blocks filled
         self.block_loss: list[np.ndarray] = []
         self.stop = np.full((x.shape[2] // 16, x.shape[3] // 16), NEVER, np.int64)  # iterations per block
@@ -118,7 +119,8 @@ class _Run:
             self.bits.append(bits)
             codes = torch.from_numpy(bits.reshape(1, model.bits, h, w).astype(np.float32) * 2 - 1)
             self.h_dec = model.step_decoder(codes, self.h_dec, steps)
-            self.x_hat = self.x_hat + engine.render(self.h_dec, t) * active_pixels(active, h, w)
+            self.canvas = engine.advance(self.canvas, self.h_dec, t, active)
+            self.x_hat = engine.picture(self.canvas)
             with torch.autocast("cpu", enabled=False):
                 loss = block_loss(self.x_hat.float().clamp(0, 1), self.x)
             self.block_loss.append(loss)
@@ -245,9 +247,25 @@ class RecurrentEngine:
             raise NncError(msg)
         return bitmodel.fill_stopped(bits, ~active, prev, t, self.global_freqs)
 
-    def render(self, h_dec: torch.Tensor, t: int) -> torch.Tensor:
-        """:meth:`RecurrentCodec.render` in tiles (bounded memory, no seams)."""
-        return tiled(partial(self.model.render, t=t), h_dec, tile=TILE // 16, margin=4, scale=Fraction(16))
+    def advance(self, canvas: torch.Tensor, h_dec: torch.Tensor, t: int, active: np.ndarray) -> torch.Tensor:
+        """The canvas after iteration ``t``, changed at the blocks that code
+        it (``active``, ``h*w``): an image model adds the rendered
+        correction (in tiles: bounded memory, no seams) faded by
+        :func:`active_pixels`; a latent model adds the latent increment at
+        the active blocks only, and its synthesis blends across block edges."""
+        model = self.model
+        h, w = h_dec.shape[2:]
+        if model.latent:
+            mask = torch.from_numpy(active.reshape(1, 1, h, w).astype(np.float32))
+            return canvas + model.increment(h_dec, t) * mask
+        correction = tiled(partial(model.render, t=t), h_dec, tile=TILE // 16, margin=4, scale=Fraction(16))
+        return canvas + correction * active_pixels(active, h, w)
+
+    def picture(self, canvas: torch.Tensor) -> torch.Tensor:
+        """:meth:`RecurrentCodec.picture` in tiles."""
+        if not self.model.latent:
+            return canvas
+        return tiled(self.model.picture, canvas, tile=TILE // 16, margin=4, scale=Fraction(16))
 
     # -- encoder ------------------------------------------------------------
     def analyse(self, rgb: np.ndarray) -> RecurrentState:
@@ -329,11 +347,11 @@ class RecurrentEngine:
         counts = np.full(h * w, n) if rate_map is None else decode_map(rate_map, h, w, n).ravel()
         codes = self._read_codes(params, segments, [counts > t for t in range(n)], h, w)
         model = self.model
-        h_dec = torch.zeros(1, model.hidden, h, w)
-        x_hat = torch.full((1, 3, h * 16, w * 16), 0.5)
+        _, h_dec, canvas = model.init_state(torch.zeros(1, 3, h * 16, w * 16))
         for t, c in enumerate(codes):
             h_dec = model.step_decoder(c, h_dec, gru_steps(t, prime))
-            x_hat = x_hat + self.render(h_dec, t) * active_pixels(counts > t, h, w)
+            canvas = self.advance(canvas, h_dec, t, counts > t)
+        x_hat = self.picture(canvas)
         x_hat = (x_hat[0, :, :height, :width].clamp(0, 1) * 255).round().to(torch.uint8)
         return x_hat.permute(1, 2, 0).numpy()
 

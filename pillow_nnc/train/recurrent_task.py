@@ -35,7 +35,9 @@ class RecurrentTask:
     family = "recurrent"
 
     def __init__(self, args: argparse.Namespace, config: dict | None = None) -> None:
-        self.model = RecurrentCodec(**(config or {"iteration_gain": args.iteration_gain}))
+        self.model = RecurrentCodec(
+            **(config or {"iteration_gain": args.iteration_gain, "reconstruction": args.reconstruction})
+        )
         self.bf16 = not args.no_bf16
         self.iterations = args.iterations
         self.prime = args.prime
@@ -72,16 +74,16 @@ class RecurrentTask:
         model = self.model
         if not model.iteration_gain:
             return
-        h_enc, h_dec, x_hat = model.init_state(x)
+        h_enc, h_dec, canvas = model.init_state(x)
         first = None
         for t in range(GAIN_ITERATIONS):
-            residual = x - x_hat
+            residual = x - model.picture(canvas)
             rms = residual.pow(2).mean().sqrt()
             first = rms if first is None else first
             model.log_iteration_gain[t] = (first / rms).log()
             steps = gru_steps(t, self.prime)
             codes, h_enc = model.encode_step(residual, h_enc, t, steps)
-            x_hat, h_dec = model.decode_step(codes, h_dec, x_hat, t, steps)
+            canvas, h_dec = model.decode_step(codes, h_dec, canvas, t, steps)
         print("iteration gains", [round(g, 2) for g in model.log_iteration_gain.exp().tolist()], flush=True)
 
     def loss(self, x: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, dict]:
