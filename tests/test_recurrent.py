@@ -78,8 +78,18 @@ def test_latent_model_files_round_trip_cut_anywhere_and_tile(tmp_path, engine, m
     (config ``reconstruction: latent``): prefixes equal coding fewer
     iterations, and rendering in tiles changes no code and at most one level."""
     monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 16 * 16)
-    latent = zoo.engine(zoo.add_weights(_tiny_weights(tmp_path, iteration_gain=True, reconstruction="latent")))
-    assert latent.model.latent and latent.model.config()["reconstruction"] == "latent"
+    path = _tiny_weights(tmp_path, iteration_gain=True, reconstruction="latent", code_readout=True)
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    tensors = load_file(path)
+    assert not tensors["float.code_readout.weight"].any()  # starts at zero; give it a say here
+    tensors["float.code_readout.weight"] = (torch.randn(tensors["float.code_readout.weight"].shape) * 0.1).half()
+    with safe_open(path, "pt") as f:
+        metadata = f.metadata()
+    save_file(tensors, path, metadata)
+    latent = zoo.engine(zoo.add_weights(path))
+    assert latent.model.latent and latent.model.config()["code_readout"]
     rgb = _rgb(96, 112, seed=3)
     state = latent.analyse(rgb)
     params, segments, _ = latent.encode(state, 255)
@@ -99,6 +109,8 @@ def test_latent_model_files_round_trip_cut_anywhere_and_tile(tmp_path, engine, m
 def test_unknown_reconstruction_is_refused() -> None:
     with pytest.raises(ValueError, match="reconstruction"):
         RecurrentCodec(reconstruction="pixels")
+    with pytest.raises(ValueError, match="latent"):
+        RecurrentCodec(code_readout=True)
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,8 @@ def photos(tmp_path_factory):
     [
         ("transform", ["--patch", "64"]),
         ("recurrent", ["--patch", "32", "--iterations", "2", "--prime", "1"]),
-        ("recurrent", ["--patch", "32", "--iterations", "2", "--iteration-gain", "--reconstruction", "latent"]),
+        ("recurrent", ["--patch", "32", "--iterations", "2", "--iteration-gain", "--reconstruction", "latent",
+                       "--code-readout"]),
     ],
 )
 def test_train_resume_export_and_save(photos, tmp_path, family, extra) -> None:

@@ -119,7 +119,7 @@ class _Run:
             self.bits.append(bits)
             codes = torch.from_numpy(bits.reshape(1, model.bits, h, w).astype(np.float32) * 2 - 1)
             self.h_dec = model.step_decoder(codes, self.h_dec, steps)
-            self.canvas = engine.advance(self.canvas, self.h_dec, t, active)
+            self.canvas = engine.advance(self.canvas, self.h_dec, codes, t, active)
             self.x_hat = engine.picture(self.canvas)
             with torch.autocast("cpu", enabled=False):
                 loss = block_loss(self.x_hat.float().clamp(0, 1), self.x)
@@ -247,7 +247,9 @@ class RecurrentEngine:
             raise NncError(msg)
         return bitmodel.fill_stopped(bits, ~active, prev, t, self.global_freqs)
 
-    def advance(self, canvas: torch.Tensor, h_dec: torch.Tensor, t: int, active: np.ndarray) -> torch.Tensor:
+    def advance(
+        self, canvas: torch.Tensor, h_dec: torch.Tensor, codes: torch.Tensor, t: int, active: np.ndarray
+    ) -> torch.Tensor:
         """The canvas after iteration ``t``, changed at the blocks that code
         it (``active``, ``h*w``): an image model adds the rendered
         correction (in tiles: bounded memory, no seams) faded by
@@ -257,7 +259,7 @@ class RecurrentEngine:
         h, w = h_dec.shape[2:]
         if model.latent:
             mask = torch.from_numpy(active.reshape(1, 1, h, w).astype(np.float32))
-            return canvas + model.increment(h_dec, t) * mask
+            return canvas + model.increment(h_dec, codes, t) * mask
         correction = tiled(partial(model.render, t=t), h_dec, tile=TILE // 16, margin=4, scale=Fraction(16))
         return canvas + correction * active_pixels(active, h, w)
 
@@ -350,7 +352,7 @@ class RecurrentEngine:
         _, h_dec, canvas = model.init_state(torch.zeros(1, 3, h * 16, w * 16))
         for t, c in enumerate(codes):
             h_dec = model.step_decoder(c, h_dec, gru_steps(t, prime))
-            canvas = self.advance(canvas, h_dec, t, counts > t)
+            canvas = self.advance(canvas, h_dec, c, t, counts > t)
         x_hat = self.picture(canvas)
         x_hat = (x_hat[0, :, :height, :width].clamp(0, 1) * 255).round().to(torch.uint8)
         return x_hat.permute(1, 2, 0).numpy()

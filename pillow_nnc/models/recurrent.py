@@ -99,13 +99,25 @@ class RecurrentCodec(nn.Module):
         bits: int = 32,
         iteration_gain: bool = False,
         reconstruction: str = "image",
+        code_readout: bool = False,
     ) -> None:
         super().__init__()
         if reconstruction not in ("image", "latent"):
             raise ValueError(f"unknown reconstruction {reconstruction!r}")
+        if code_readout and reconstruction != "latent":
+            raise ValueError("code_readout needs latent reconstruction")
         self.n, self.m, self.hidden, self.bits = n, m, hidden, bits
         self.iteration_gain = iteration_gain
         self.latent = reconstruction == "latent"
+        if code_readout:
+            # A direct path from this iteration's codes to its latent
+            # increment, beside the GRU state's; zero at the start, so a
+            # model without it starts a run with it unchanged.
+            self.code_readout = conv(bits, m, 3)
+            nn.init.zeros_(self.code_readout.weight)
+            nn.init.zeros_(self.code_readout.bias)
+        else:
+            self.code_readout = None
         if iteration_gain:
             # log g_t for t = 0..GAIN_ITERATIONS-1; later iterations use the last.
             self.log_iteration_gain = nn.Parameter(torch.zeros(GAIN_ITERATIONS))
@@ -136,6 +148,8 @@ class RecurrentCodec(nn.Module):
             config["iteration_gain"] = True
         if self.latent:
             config["reconstruction"] = "latent"
+        if self.code_readout is not None:
+            config["code_readout"] = True
         return config
 
     def gain(self, t: int) -> torch.Tensor | float:
@@ -178,14 +192,18 @@ class RecurrentCodec(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Canvas after the codes of iteration ``t``, and the new decoder state."""
         h_dec = self.step_decoder(codes, h_dec, steps)
-        return canvas + self.increment(h_dec, t), h_dec
+        return canvas + self.increment(h_dec, codes, t), h_dec
 
-    def increment(self, h_dec: torch.Tensor, t: int) -> torch.Tensor:
+    def increment(self, h_dec: torch.Tensor, codes: torch.Tensor, t: int) -> torch.Tensor:
         """What iteration ``t`` adds to the canvas: an image correction
-        (:meth:`render`), or a latent one, divided by the iteration's gain."""
-        if self.latent:
-            return self.readout(h_dec) * self.log_out_gain.exp().view(-1, 1, 1) / self.gain(t)
-        return self.render(h_dec, t)
+        (:meth:`render`), or a latent one (from the decoder state, plus
+        from the codes with ``code_readout``), divided by the iteration's gain."""
+        if not self.latent:
+            return self.render(h_dec, t)
+        update = self.readout(h_dec)
+        if self.code_readout is not None:
+            update = update + self.code_readout(codes)
+        return update * self.log_out_gain.exp().view(-1, 1, 1) / self.gain(t)
 
     def picture(self, canvas: torch.Tensor) -> torch.Tensor:
         """The image a canvas shows: itself, or the synthesis of the latent."""

@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     rc.add_argument("--reconstruction", choices=("image", "latent"), default="image",
                     help="what the iterations add to: the image, or a latent that the synthesis renders "
                          "(fixed at the first step of a run)")
+    rc.add_argument("--code-readout", action="store_true",
+                    help="latent models: a direct path from each iteration's codes to its latent increment")
     args = ap.parse_args(argv)
     if args.patch % 16:
         ap.error("--patch must be a multiple of 16")

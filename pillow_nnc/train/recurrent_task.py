@@ -36,12 +36,16 @@ class RecurrentTask:
 
     def __init__(self, args: argparse.Namespace, config: dict | None = None) -> None:
         self.model = RecurrentCodec(
-            **(config or {"iteration_gain": args.iteration_gain, "reconstruction": args.reconstruction})
+            **(config or {
+                "iteration_gain": args.iteration_gain, "reconstruction": args.reconstruction,
+                "code_readout": args.code_readout,
+            })
         )
         self.bf16 = not args.no_bf16
         self.iterations = args.iterations
         self.prime = args.prime
         self.stochastic = args.binarizer == "stochastic"
+        self.gains_loaded = False  # a start model with trained gains skips calibration
 
     def config(self) -> dict:
         return {**self.model.config(), "prime": self.prime}
@@ -54,9 +58,11 @@ class RecurrentTask:
         if any(k.startswith("enc_rnn.") for k in tensors):
             # A model without iteration gains can start a scaled-additive one.
             missing, unexpected = self.model.load_state_dict(tensors, strict=False)
-            if unexpected or set(missing) - {"log_iteration_gain"}:
+            # Likewise a latent model without a code readout (it starts at zero).
+            if unexpected or set(missing) - {"log_iteration_gain", "code_readout.weight", "code_readout.bias"}:
                 msg = f"{path}: recurrent model of another shape ({sorted(missing + unexpected)[:4]})"
                 raise ValueError(msg)
+            self.gains_loaded = "log_iteration_gain" in tensors
             return True
         shared = {k: v for k, v in tensors.items() if k.startswith(("g_a.", "g_s."))}
         missing = set(shared) - set(self.model.state_dict())
@@ -72,7 +78,7 @@ class RecurrentTask:
         the residual of iteration ``t`` (given the earlier gains) to the rms
         of the first one, on one training batch."""
         model = self.model
-        if not model.iteration_gain:
+        if not model.iteration_gain or self.gains_loaded:
             return
         h_enc, h_dec, canvas = model.init_state(x)
         first = None
