@@ -106,11 +106,24 @@ def test_latent_model_files_round_trip_cut_anywhere_and_tile(tmp_path, engine, m
     assert np.abs(latent.decode(params, segments, 112, 96).astype(int) - whole.astype(int)).max() <= 1
 
 
+def test_diffusion_steps_come_from_the_model_and_change_the_image(tmp_path, engine) -> None:
+    diffused = zoo.engine(zoo.add_weights(_tiny_weights(tmp_path, diffusion=2)))
+    assert [diffused.model.gru_steps(t, 3) for t in range(3)] == [4, 3, 3]
+    assert [engine.model.gru_steps(t, 3) for t in range(3)] == [4, 1, 1]
+    rgb = _rgb(40, 56, seed=2)
+    a, b = (e.encode(e.analyse(rgb), 255) for e in (diffused, engine))
+    decoded = diffused.decode(a.params, a.segments, 56, 40)
+    assert decoded.shape == (40, 56, 3)
+    assert not np.array_equal(decoded, engine.decode(b.params, b.segments, 56, 40))
+
+
 def test_unknown_reconstruction_is_refused() -> None:
     with pytest.raises(ValueError, match="reconstruction"):
         RecurrentCodec(reconstruction="pixels")
     with pytest.raises(ValueError, match="latent"):
         RecurrentCodec(code_readout=True)
+    with pytest.raises(ValueError, match="diffusion"):
+        RecurrentCodec(diffusion=16)
 
 
 @pytest.fixture(scope="module")

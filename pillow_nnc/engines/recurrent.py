@@ -36,7 +36,7 @@ from ..entropy.tables import uniform_table
 from ..entropy.rate_map import decode_map, encode_map
 from ..errors import NncError, UnsupportedFileError
 from ..metrics import block_ssim
-from ..models.recurrent import RecurrentCodec, gru_steps
+from ..models.recurrent import RecurrentCodec
 from ..models.tiling import tiled
 from ..models.transform import pad_to
 from . import Payload
@@ -110,7 +110,7 @@ class _Run:
         h, w = self.stop.shape
         while len(self.bits) < iterations and (self.stop > len(self.bits)).any():
             t = len(self.bits)
-            steps = gru_steps(t, engine.prime)
+            steps = model.gru_steps(t, engine.prime)
             features = tiled(partial(model.analysis, t=t), self.x - self.x_hat, tile=TILE, margin=64, scale=Fraction(1, 16))
             self.h_enc = model.step_encoder(features, self.h_enc, steps)
             active = (self.stop > t).ravel()
@@ -351,7 +351,7 @@ class RecurrentEngine:
         model = self.model
         _, h_dec, canvas = model.init_state(torch.zeros(1, 3, h * 16, w * 16))
         for t, c in enumerate(codes):
-            h_dec = model.step_decoder(c, h_dec, gru_steps(t, prime))
+            h_dec = model.step_decoder(c, h_dec, model.gru_steps(t, prime))
             canvas = self.advance(canvas, h_dec, c, t, counts > t)
         x_hat = self.picture(canvas)
         x_hat = (x_hat[0, :, :height, :width].clamp(0, 1) * 255).round().to(torch.uint8)

@@ -17,8 +17,9 @@ model serves every rate and a file cut after any iteration decodes.
 * Priming (Johnston 2018): ``prime`` extra GRU steps on the first input,
   before the first codes (encoder) and the first image (decoder), so the
   hidden state gathers spatial context at no cost in bits. Each 3x3 hidden
-  step widens the state's receptive field by one block. (Johnston's
-  "diffusion", extra steps on later iterations too, is not in the format.)
+  step widens the state's receptive field by one block. Johnston's
+  "diffusion", ``diffusion`` extra steps on every later iteration, is a
+  model setting (``config``), since it is part of what the model learned.
 * Scaled-additive reconstruction (Toderici 2017), with ``iteration_gain``:
   iteration ``t`` codes the residual times a learned gain ``g_t`` and adds
   the correction divided by ``g_t``, so every iteration sees inputs of the
@@ -68,12 +69,6 @@ class ConvGRU(nn.Module):
         return (1 - z) * n + z * h
 
 
-def gru_steps(t: int, prime: int) -> int:
-    """GRU steps at iteration ``t`` (from 0): 1, plus the priming steps on the
-    first iteration (spec 7.2)."""
-    return 1 + (prime if t == 0 else 0)
-
-
 def binarize(v: torch.Tensor, stochastic: bool) -> torch.Tensor:
     """+1/-1 codes from values in (-1, 1). Training draws +1 with probability
     (1 + v) / 2 (Toderici 2015; unbiased, straight-through gradient); coding
@@ -100,15 +95,19 @@ class RecurrentCodec(nn.Module):
         iteration_gain: bool = False,
         reconstruction: str = "image",
         code_readout: bool = False,
+        diffusion: int = 0,
     ) -> None:
         super().__init__()
         if reconstruction not in ("image", "latent"):
             raise ValueError(f"unknown reconstruction {reconstruction!r}")
+        if not 0 <= diffusion <= 15:
+            raise ValueError(f"diffusion {diffusion} outside 0..15")
         if code_readout and reconstruction != "latent":
             raise ValueError("code_readout needs latent reconstruction")
         self.n, self.m, self.hidden, self.bits = n, m, hidden, bits
         self.iteration_gain = iteration_gain
         self.latent = reconstruction == "latent"
+        self.diffusion = diffusion
         if code_readout:
             # A direct path from this iteration's codes to its latent
             # increment, beside the GRU state's; zero at the start, so a
@@ -150,7 +149,14 @@ class RecurrentCodec(nn.Module):
             config["reconstruction"] = "latent"
         if self.code_readout is not None:
             config["code_readout"] = True
+        if self.diffusion:
+            config["diffusion"] = self.diffusion
         return config
+
+    def gru_steps(self, t: int, prime: int) -> int:
+        """GRU steps at iteration ``t`` (from 0): 1, plus the priming steps on
+        the first iteration and the model's diffusion steps on later ones (spec 7.2)."""
+        return 1 + (prime if t == 0 else self.diffusion)
 
     def gain(self, t: int) -> torch.Tensor | float:
         """Residual gain of iteration ``t`` (1 without ``iteration_gain``)."""
@@ -227,7 +233,7 @@ class RecurrentCodec(nn.Module):
         x_hat = self.picture(canvas)
         outputs = []
         for t in range(iterations):
-            steps = gru_steps(t, prime)
+            steps = self.gru_steps(t, prime)
             codes, h_enc = self.encode_step(x - x_hat, h_enc, t, steps, stochastic)
             canvas, h_dec = self.decode_step(codes, h_dec, canvas, t, steps)
             x_hat = self.picture(canvas)

@@ -66,6 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          "(fixed at the first step of a run)")
     rc.add_argument("--code-readout", action="store_true",
                     help="latent models: a direct path from each iteration's codes to its latent increment")
+    rc.add_argument("--diffusion", type=int, default=0,
+                    help="extra GRU steps on every iteration after the first (Johnston 2018; fixed at the first step)")
     args = ap.parse_args(argv)
     if args.patch % 16:
         ap.error("--patch must be a multiple of 16")

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..metrics import ms_ssim
-from ..models.recurrent import GAIN_ITERATIONS, RecurrentCodec, gru_steps
+from ..models.recurrent import GAIN_ITERATIONS, RecurrentCodec
 from .objective import distortion, float_tensors, interpolate_at
 
 
@@ -38,7 +38,7 @@ class RecurrentTask:
         self.model = RecurrentCodec(
             **(config or {
                 "iteration_gain": args.iteration_gain, "reconstruction": args.reconstruction,
-                "code_readout": args.code_readout,
+                "code_readout": args.code_readout, "diffusion": args.diffusion,
             })
         )
         self.bf16 = not args.no_bf16
@@ -87,7 +87,7 @@ class RecurrentTask:
             rms = residual.pow(2).mean().sqrt()
             first = rms if first is None else first
             model.log_iteration_gain[t] = (first / rms).log()
-            steps = gru_steps(t, self.prime)
+            steps = model.gru_steps(t, self.prime)
             codes, h_enc = model.encode_step(residual, h_enc, t, steps)
             canvas, h_dec = model.decode_step(codes, h_dec, canvas, t, steps)
         print("iteration gains", [round(g, 2) for g in model.log_iteration_gain.exp().tolist()], flush=True)
