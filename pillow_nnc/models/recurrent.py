@@ -26,13 +26,15 @@ model serves every rate and a file cut after any iteration decodes.
   first one's scale. Without it (model id 2) the residual rms stalled at
   0.052 after 4 iterations, with 44% of the decoder state beyond 0.95.
 * Latent reconstruction (``reconstruction="latent"``): the iterations add
-  their (gain-divided) readouts to a latent, and the image is the
-  synthesis of that latent, as a transform codec's latent refined bit by
-  bit. With image-domain additions (model 4) each iteration after the
-  fourth removed under 5% of the residual's energy (validation crops,
-  step 14,648: 89%, 45%, 19%, 9%, 4%, 2%, 1%, 0.6%), so that MS-SSIM stalled
-  at 0.960 from 0.75 bpp on: a correction rendered from the bounded GRU
-  state alone cannot carry fine detail.
+  their (gain-divided) readouts, plus with ``code_readout`` a 3x3
+  convolution of their codes, to a latent, and the image is the synthesis
+  of that latent, as a transform codec's latent refined bit by bit. Tried
+  because with image-domain additions (model 4) each iteration after the
+  fourth removed under 5% of the residual's energy (validation crops:
+  89%, 45%, 19%, 9%, 4%, 2%, 1%, 0.6%) and MS-SSIM stalled at 0.960 from
+  0.75 bpp on. It moved the late iterations a little (0.9618 against
+  0.9601 at 1 bpp, 350 steps after the switch) but not the stall (the
+  latent model 6: 91%, 42%, 18%, 8%, 4%, 2%, 1%, 0.5%).
 
 The convolution stacks have the shapes of the transform codec's
 ``g_a``/``g_s``, so a run can start from a trained transform model.
