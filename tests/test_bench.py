@@ -231,3 +231,27 @@ def test_nnc_quick_if_registered(image_dir, tmp_path):
     assert nnc_points or nnc_errors  # measured, or failed and recorded
     for p in nnc_points:
         assert math.isfinite(p["bpp"]) and p["bpp"] == pytest.approx(8 * p["bytes"] / 1024)
+
+
+def test_context_study_sees_what_predicts_the_codes():
+    """bench.contexts on synthetic codes: a code that repeats the previous
+    iteration's is learned by every context with the previous iteration,
+    and spatially smooth codes by the causal-neighbour context."""
+    from pillow_nnc.bench import contexts
+
+    rng = np.random.default_rng(0)
+    h, w, channels = 8, 8, 4
+
+    def image(smooth: bool) -> tuple[list[np.ndarray], int, int]:
+        first = rng.integers(0, 2, (channels, h * w))
+        if smooth:  # one value per channel and row half: neighbours agree
+            first = np.repeat(rng.integers(0, 2, (channels, 2)), h * w // 2, axis=1)
+        return [first, first.copy(), first.copy()], h, w
+
+    for smooth, helped, against in ((False, "+previous iteration", "iteration+channel"), (True, "+causal neighbours", "shipped")):
+        train = [image(smooth) for _ in range(20)]
+        result = contexts.measure(train, {"test": [image(smooth) for _ in range(5)]}, channels)
+        bits = {name: row["test"] for name, row in result.items()}
+        assert set(bits) == {"iteration+channel", "+previous iteration", "shipped", "+causal neighbours",
+                             "+previous-iteration neighbours"}
+        assert bits[helped] < 0.9 * bits[against]
