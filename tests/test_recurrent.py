@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -26,9 +27,14 @@ from conftest import nnc_decode, nnc_encode
 MAX_ITERATIONS = 6
 
 
-def _tiny_weights(directory, **config) -> str:
+def _tiny_weights(directory, adjust: Callable[[RecurrentCodec], None] | None = None, **config) -> str:
+    """A small random model of ``config``; ``adjust`` may set parameters
+    that training would have moved away from their start."""
     torch.manual_seed(0)
     model = RecurrentCodec(n=16, m=24, hidden=16, bits=8, **config)
+    if adjust is not None:
+        with torch.no_grad():
+            adjust(model)
     tensors = {f"float.{k}": v.half().contiguous() for k, v in model.state_dict().items()}
     metadata = {
         "family": "recurrent", "name": "tiny-test", "max_iterations": str(MAX_ITERATIONS),
@@ -50,16 +56,7 @@ def test_scaled_additive_model_files_round_trip_and_cut_anywhere(tmp_path, engin
     """A model with iteration gains (config ``iteration_gain``): the gains
     change the image, and prefixes still equal coding fewer iterations."""
     monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 16 * 16)  # one segment per iteration
-    path = _tiny_weights(tmp_path, iteration_gain=True)
-    from safetensors.torch import load_file
-
-    tensors = load_file(path)
-    tensors["float.log_iteration_gain"] = torch.linspace(0, 1.5, 16).half()
-    from safetensors import safe_open
-
-    with safe_open(path, "pt") as f:
-        metadata = f.metadata()
-    save_file(tensors, path, metadata)
+    path = _tiny_weights(tmp_path, lambda m: m.log_iteration_gain.copy_(torch.linspace(0, 1.5, 16)), iteration_gain=True)
     gained = zoo.engine(zoo.add_weights(path))
     assert gained.model.iteration_gain and not engine.model.iteration_gain
     rgb = _rgb(40, 56)
@@ -78,16 +75,11 @@ def test_latent_model_files_round_trip_cut_anywhere_and_tile(tmp_path, engine, m
     (config ``reconstruction: latent``): prefixes equal coding fewer
     iterations, and rendering in tiles changes no code and at most one level."""
     monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 16 * 16)
-    path = _tiny_weights(tmp_path, iteration_gain=True, reconstruction="latent", code_readout=True)
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    tensors = load_file(path)
-    assert not tensors["float.code_readout.weight"].any()  # starts at zero; give it a say here
-    tensors["float.code_readout.weight"] = (torch.randn(tensors["float.code_readout.weight"].shape) * 0.1).half()
-    with safe_open(path, "pt") as f:
-        metadata = f.metadata()
-    save_file(tensors, path, metadata)
+    assert not RecurrentCodec(reconstruction="latent", code_readout=True).code_readout.weight.any()  # starts at zero
+    path = _tiny_weights(
+        tmp_path, lambda m: m.code_readout.weight.normal_(0, 0.1),  # give it a say here
+        iteration_gain=True, reconstruction="latent", code_readout=True,
+    )
     latent = zoo.engine(zoo.add_weights(path))
     assert latent.model.latent and latent.model.config()["code_readout"]
     rgb = _rgb(96, 112, seed=3)

@@ -34,7 +34,7 @@ import torch
 
 from .. import zoo
 from ..entropy import bits as bitmodel
-from ..train.data import is_validation, list_images, load_rgb
+from ..train.data import centre_crop, is_validation, list_images, load_rgb
 from ..train.loop import DEFAULT_DATA
 from .run import DEFAULT_KODAK, DEFAULT_OUT
 from .sets import load_arrays
@@ -124,12 +124,8 @@ def main() -> None:
     engine = zoo.engine(model_id)
     paths = list_images(args.data)
     # Tables from every 12th training photo (256x256 centre crops, as the export counts them).
-    train = []
-    for path in paths[::12]:
-        if not is_validation(path, args.data):
-            im = load_rgb(path, 384)
-            y0, x0 = (im.shape[0] - 256) // 2, (im.shape[1] - 256) // 2
-            train.append(_codes(engine, im[max(0, y0) : max(0, y0) + 256, max(0, x0) : max(0, x0) + 256], args.iterations))
+    train = [_codes(engine, centre_crop(load_rgb(p, 384), 256), args.iterations)
+             for p in paths[::12] if not is_validation(p, args.data)]
     sets = {
         "held-out photos": [_codes(engine, load_rgb(p, 512), args.iterations) for p in paths if is_validation(p, args.data)],
         "kodak": [_codes(engine, rgb, args.iterations) for rgb in load_arrays(args.kodak, 24).values()],

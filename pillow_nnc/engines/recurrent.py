@@ -349,7 +349,9 @@ class RecurrentEngine:
         counts = np.full(h * w, n) if rate_map is None else decode_map(rate_map, h, w, n).ravel()
         codes = self._read_codes(params, segments, [counts > t for t in range(n)], h, w)
         model = self.model
-        _, h_dec, canvas = model.init_state(torch.zeros(1, 3, h * 16, w * 16))
+        # init_state reads only the shape: an uninitialised tensor costs no
+        # memory where a latent model never touches it.
+        _, h_dec, canvas = model.init_state(torch.empty(1, 3, h * 16, w * 16))
         for t, c in enumerate(codes):
             h_dec = model.step_decoder(c, h_dec, model.gru_steps(t, prime))
             canvas = self.advance(canvas, h_dec, c, t, counts > t)

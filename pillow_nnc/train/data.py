@@ -84,12 +84,12 @@ class PatchSampler:
         return np.stack([self.patch() for _ in range(n)])
 
 
+def centre_crop(im: np.ndarray, size: int) -> np.ndarray:
+    """The centre ``size x size`` of an image (less along a shorter side)."""
+    y, x = max(0, im.shape[0] - size) // 2, max(0, im.shape[1] - size) // 2
+    return im[y : y + size, x : x + size]
+
+
 def validation_crops(images: list[np.ndarray], size: int = 256) -> np.ndarray:
     """Centre crops of the held-out images, for comparable validation numbers."""
-    crops = []
-    for im in images:
-        h, w = im.shape[:2]
-        if min(h, w) >= size:
-            y, x = (h - size) // 2, (w - size) // 2
-            crops.append(im[y : y + size, x : x + size])
-    return np.stack(crops)
+    return np.stack([centre_crop(im, size) for im in images if min(im.shape[:2]) >= size])

@@ -32,7 +32,7 @@ from ..entropy.scales import LOG_STEP, NUM_SCALES, SCALE_MIN
 from ..entropy.tables import gaussian_tables, quantize_pmf
 from ..metrics import ms_ssim_rgb
 from ..models.transform import LEVELS, TransformCodec
-from .data import is_validation, list_images, load_rgb, validation_crops
+from .data import centre_crop, is_validation, list_images, load_rgb, validation_crops
 from .loop import DEFAULT_DATA, to_batch
 
 
@@ -56,8 +56,7 @@ def code_tables(engine: RecurrentEngine, images: list[np.ndarray]) -> dict[str, 
     local sets."""
     iterations, shapes = [], []
     for im in images:
-        y0, x0 = max(0, im.shape[0] - 256) // 2, max(0, im.shape[1] - 256) // 2
-        codes, counts = engine.analyse(im[y0 : y0 + 256, x0 : x0 + 256]).codes(engine.max_iterations)
+        codes, counts = engine.analyse(centre_crop(im, 256)).codes(engine.max_iterations)
         shapes.append(counts.shape)
         iterations.append(codes)
     channels = engine.model.bits
