@@ -70,18 +70,21 @@ def test_scaled_additive_model_files_round_trip_and_cut_anywhere(tmp_path, engin
         np.testing.assert_array_equal(gained.decode(params, segments[:k], 56, 40), gained.decode(p_k, s_k, 56, 40))
 
 
-def test_latent_model_files_round_trip_cut_anywhere_and_tile(tmp_path, engine, monkeypatch) -> None:
+@pytest.mark.parametrize("encoder_input", ["image", "latent"])
+def test_latent_model_files_round_trip_cut_anywhere_and_tile(tmp_path, engine, monkeypatch, encoder_input) -> None:
     """A model whose iterations add to a latent that the synthesis renders
-    (config ``reconstruction: latent``): prefixes equal coding fewer
-    iterations, and rendering in tiles changes no code and at most one level."""
+    (config ``reconstruction: latent``), encoding the image residual or the
+    latent one: prefixes equal coding fewer iterations, and running the
+    stacks in tiles changes no code and at most one level."""
     monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 16 * 16)
     assert not RecurrentCodec(reconstruction="latent", code_readout=True).code_readout.weight.any()  # starts at zero
     path = _tiny_weights(
         tmp_path, lambda m: m.code_readout.weight.normal_(0, 0.1),  # give it a say here
-        iteration_gain=True, reconstruction="latent", code_readout=True,
+        iteration_gain=True, reconstruction="latent", code_readout=True, encoder_input=encoder_input,
     )
     latent = zoo.engine(zoo.add_weights(path))
     assert latent.model.latent and latent.model.config()["code_readout"]
+    assert latent.model.latent_input == (encoder_input == "latent")
     rgb = _rgb(96, 112, seed=3)
     state = latent.analyse(rgb)
     params, segments, _ = latent.encode(state, 255)
@@ -116,6 +119,30 @@ def test_unknown_reconstruction_is_refused() -> None:
         RecurrentCodec(code_readout=True)
     with pytest.raises(ValueError, match="diffusion"):
         RecurrentCodec(diffusion=16)
+    with pytest.raises(ValueError, match="encoder_input"):
+        RecurrentCodec(encoder_input="latent")
+    with pytest.raises(ValueError, match="encoder_input"):
+        RecurrentCodec(reconstruction="latent", encoder_input="codes")
+
+
+def test_latent_residual_encoder_sees_target_minus_canvas() -> None:
+    """``encoder_input="latent"``: the encoder's input is the gained
+    difference between the image's analysis and the decoder's latent, so it
+    shrinks to zero as the latent reaches the target; the decoder side is
+    the same network as with the image residual."""
+    torch.manual_seed(1)
+    model = RecurrentCodec(n=16, m=24, hidden=16, bits=8, reconstruction="latent", encoder_input="latent").eval()
+    x = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        target = model.target(x)
+        assert target.shape == (1, 24, 2, 3)
+        torch.testing.assert_close(target, model.g_a(x))
+        _, _, canvas = model.init_state(x)
+        features = model.analysis(model.residual(target, canvas, model.picture(canvas)), 0)
+        torch.testing.assert_close(features, target * model.log_in_gain.exp().view(-1, 1, 1))
+        assert not model.analysis(model.residual(target, target, model.picture(target)), 0).any()
+    image_input = RecurrentCodec(n=16, m=24, hidden=16, bits=8, reconstruction="latent")
+    assert set(image_input.state_dict()) == set(model.state_dict())
 
 
 @pytest.fixture(scope="module")

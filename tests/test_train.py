@@ -42,7 +42,7 @@ def photos(tmp_path_factory):
         ("transform", ["--patch", "64"]),
         ("recurrent", ["--patch", "32", "--iterations", "2", "--prime", "1"]),
         ("recurrent", ["--patch", "32", "--iterations", "2", "--iteration-gain", "--reconstruction", "latent",
-                       "--code-readout"]),
+                       "--code-readout", "--encoder-input", "latent"]),
     ],
 )
 def test_train_resume_export_and_save(photos, tmp_path, family, extra) -> None:

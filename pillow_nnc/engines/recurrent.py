@@ -101,6 +101,7 @@ class _Run:
         self.engine, self.x, self.targets, self.latest = engine, x, targets, latest
         self.h_enc, self.h_dec, self.canvas = engine.model.init_state(x)
         self.x_hat = engine.picture(self.canvas)
+        self.target = engine.target(x)
         self.bits: list[np.ndarray] = []  # 0/1 codes (C, h*w) per iteration, stopped blocks filled
         self.block_loss: list[np.ndarray] = []
         self.stop = np.full((x.shape[2] // 16, x.shape[3] // 16), NEVER, np.int64)  # iterations per block
@@ -111,7 +112,11 @@ class _Run:
         while len(self.bits) < iterations and (self.stop > len(self.bits)).any():
             t = len(self.bits)
             steps = model.gru_steps(t, engine.prime)
-            features = tiled(partial(model.analysis, t=t), self.x - self.x_hat, tile=TILE, margin=64, scale=Fraction(1, 16))
+            residual = model.residual(self.target, self.canvas, self.x_hat)
+            if model.latent_input:
+                features = model.analysis(residual, t)
+            else:
+                features = tiled(partial(model.analysis, t=t), residual, tile=TILE, margin=64, scale=Fraction(1, 16))
             self.h_enc = model.step_encoder(features, self.h_enc, steps)
             active = (self.stop > t).ravel()
             bits = (model.binarizer(self.h_enc) >= 0).reshape(model.bits, -1).numpy().astype(np.int64)
@@ -262,6 +267,12 @@ class RecurrentEngine:
             return canvas + model.increment(h_dec, codes, t) * mask
         correction = tiled(partial(model.render, t=t), h_dec, tile=TILE // 16, margin=4, scale=Fraction(16))
         return canvas + correction * active_pixels(active, h, w)
+
+    def target(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`RecurrentCodec.target`, the analysis in tiles."""
+        if not self.model.latent_input:
+            return x
+        return tiled(self.model.target, x, tile=TILE, margin=64, scale=Fraction(1, 16))
 
     def picture(self, canvas: torch.Tensor) -> torch.Tensor:
         """:meth:`RecurrentCodec.picture` in tiles."""

@@ -68,6 +68,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="latent models: a direct path from each iteration's codes to its latent increment")
     rc.add_argument("--diffusion", type=int, default=0,
                     help="extra GRU steps on every iteration after the first (Johnston 2018; fixed at the first step)")
+    rc.add_argument("--encoder-input", choices=("image", "latent"), default="image",
+                    help="latent models: encode the image residual, or the latent residual g_a(x) - Y (fixed at the first step)")
     args = ap.parse_args(argv)
     if args.patch % 16:
         ap.error("--patch must be a multiple of 16")

@@ -39,6 +39,7 @@ class RecurrentTask:
             **(config or {
                 "iteration_gain": args.iteration_gain, "reconstruction": args.reconstruction,
                 "code_readout": args.code_readout, "diffusion": args.diffusion,
+                "encoder_input": args.encoder_input,
             })
         )
         self.bf16 = not args.no_bf16
@@ -81,9 +82,10 @@ class RecurrentTask:
         if not model.iteration_gain or self.gains_loaded:
             return
         h_enc, h_dec, canvas = model.init_state(x)
+        target = model.target(x)
         first = None
         for t in range(GAIN_ITERATIONS):
-            residual = x - model.picture(canvas)
+            residual = model.residual(target, canvas, model.picture(canvas))
             rms = residual.pow(2).mean().sqrt()
             first = rms if first is None else first
             model.log_iteration_gain[t] = (first / rms).log()
@@ -95,9 +97,15 @@ class RecurrentTask:
     def loss(self, x: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, dict]:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             outputs = self.model(x, self.iterations, prime=self.prime, stochastic=self.stochastic)
+            if self.model.latent_input:
+                # The target's own image, so that g_a(x) is a latent g_s renders well.
+                outputs.append(self.model.picture(self.model.target(x)))
         d = torch.stack([distortion(o, x, MSE_WEIGHT) for o in outputs])  # (T, B)
         per_t = d.mean(1)
-        return d.clamp_min(1e-6).log().mean(), {"dist": per_t.mean().item(), "first": per_t[0].item(), "last": per_t[-1].item()}
+        stats = {"dist": per_t.mean().item(), "first": per_t[0].item(), "last": per_t[self.iterations - 1].item()}
+        if self.model.latent_input:
+            stats["target"] = per_t[-1].item()
+        return d.clamp_min(1e-6).log().mean(), stats
 
     @torch.no_grad()
     def validate(self, crops: torch.Tensor) -> dict:
