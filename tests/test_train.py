@@ -79,3 +79,21 @@ def test_recurrent_run_can_start_from_transform_weights(photos, tmp_path) -> Non
 
     state = torch.load(out / "checkpoint.pt", weights_only=False)
     assert state["step"] == 1 and "enc_rnn.w_h.weight" in state["model"]
+
+
+def test_smooth_patches_come_at_their_share_and_are_smooth() -> None:
+    """``--smooth``: the sampler mixes in flat and blurred patches (which
+    hard-patch sampling leaves out) at the share asked for."""
+    import random
+
+    from pillow_nnc.train.data import PatchSampler, busyness
+
+    noisy = np.random.default_rng(1).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    photos = PatchSampler([noisy], 64, random.Random(0))
+    mixed = PatchSampler([noisy], 64, random.Random(0), smooth=0.5)
+    smooth = [busyness(p) < 10 for p in mixed.batch(200)]
+    assert 0.4 < np.mean(smooth) < 0.6
+    assert not any(busyness(p) < 10 for p in photos.batch(50))
+    assert mixed.batch(3).shape == (3, 64, 64, 3)
+    with pytest.raises(SystemExit):
+        loop.parse_args(["--smooth", "1.5"])

@@ -5,6 +5,12 @@ the short side), then patches are cut on demand: a random crop at a random
 downscale (which also washes out the JPEG artefacts and sensor noise of the
 sources), a random flip, and hard-patch sampling that prefers the busier of
 two candidates, as Toderici et al. 2017 trained on high-entropy patches.
+Optionally a share of *smooth* patches (``smooth``) puts back what
+hard-patch sampling leaves out: skies and walls (a photo crop blurred to a
+few pixels and scaled back up) and flat graphics (filled rectangles on a
+plain ground). The recurrent model trained without them coded a flat grey
+area 8 levels off after its first iteration, and a flat blue one got worse
+after its third.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import random
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 EXTENSIONS = {".jpg", ".jpeg", ".png"}
 MAX_SHORT_SIDE = 1024
@@ -55,10 +61,11 @@ def busyness(patch: np.ndarray) -> float:
 class PatchSampler:
     """Random training patches (uint8, (B, size, size, 3)) from in-memory images."""
 
-    def __init__(self, images: list[np.ndarray], size: int, rng: random.Random) -> None:
+    def __init__(self, images: list[np.ndarray], size: int, rng: random.Random, smooth: float = 0.0) -> None:
         self.images = [im for im in images if min(im.shape[:2]) >= size]
         self.size = size
         self.rng = rng
+        self.smooth = smooth
 
     def _candidate(self) -> np.ndarray:
         rng = self.rng
@@ -74,7 +81,24 @@ class PatchSampler:
             crop = crop[:, ::-1]
         return crop
 
+    def _smooth(self) -> np.ndarray:
+        """A sky-like blurred photo crop, or flat rectangles on a flat ground."""
+        rng, size = self.rng, self.size
+        if rng.random() < 0.5:
+            small = max(2, size // rng.choice((8, 16, 32)))
+            im = Image.fromarray(self._candidate()).resize((small, small), Image.Resampling.BOX)
+            return np.asarray(im.resize((size, size), Image.Resampling.BICUBIC))
+        colour = lambda: tuple(rng.randrange(256) for _ in range(3))  # noqa: E731
+        im = Image.new("RGB", (size, size), colour())
+        draw = ImageDraw.Draw(im)
+        for _ in range(rng.randrange(4)):
+            x0, y0 = rng.randrange(size), rng.randrange(size)
+            draw.rectangle((x0, y0, x0 + rng.randrange(8, size), y0 + rng.randrange(8, size)), fill=colour())
+        return np.asarray(im)
+
     def patch(self) -> np.ndarray:
+        if self.smooth and self.rng.random() < self.smooth:
+            return self._smooth()
         a, b = self._candidate(), self._candidate()
         if busyness(b) > busyness(a):
             a, b = b, a

@@ -50,6 +50,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--no-bf16", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--smooth", type=float, default=0.0,
+                    help="share of smooth patches (blurred photo crops, flat graphics) beside the hard-sampled photo patches")
     ap.add_argument("--init-from", type=Path,
                     help="start from released weights (.safetensors) instead of scratch; a recurrent "
                          "run also accepts a transform model (it takes its convolution stacks)")
@@ -73,6 +75,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.patch % 16:
         ap.error("--patch must be a multiple of 16")
+    if not 0 <= args.smooth <= 1:
+        ap.error("--smooth must be a share between 0 and 1")
     return args
 
 
@@ -124,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
             record_ = json.loads(file_metadata(args.init_from)["training"])
             step, cpu_seconds = record_["step"], record_["cpu_hours"] * 3600
         print(f"initialised from {args.init_from} at step {step} (fresh optimizer)", flush=True)
-    sampler = PatchSampler(train_im, args.patch, rng)
+    sampler = PatchSampler(train_im, args.patch, rng, args.smooth)
     if state is None and hasattr(task, "calibrate"):
         task.calibrate(to_batch(sampler.batch(args.batch)))
 
