@@ -50,7 +50,8 @@ def test_train_resume_export_and_save(photos, tmp_path, family, extra) -> None:
     common = ["--family", family, "--data", str(photos), "--out", str(out), "--batch", "2",
               "--threads", "1", "--val-every", "2", *extra]
     loop.main([*common, "--steps", "2"])
-    loop.main([*common, "--steps", "3"])
+    # Resumed without the family and model options: they come from the checkpoint.
+    loop.main([*common[2:8], "--patch", extra[1], "--iterations", "2", "--steps", "3"])
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     vals = [r for r in log if "val" in r]
     assert [r["step"] for r in vals] == [2]
@@ -58,6 +59,10 @@ def test_train_resume_export_and_save(photos, tmp_path, family, extra) -> None:
 
     state = torch.load(out / "checkpoint.pt", weights_only=False)
     assert state["step"] == 3 and state["family"] == family  # resumed, not restarted
+    assert state["args"]["family"] == family
+    for key, value in state["config"].items():  # the settings report the model's options
+        if key in state["args"]:
+            assert state["args"][key] == str(value)
 
     weights = tmp_path / "model.safetensors"
     export.export(out / "checkpoint.pt", weights, "test-model", photos)

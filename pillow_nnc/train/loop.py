@@ -97,6 +97,13 @@ def main(argv: list[str] | None = None) -> None:
     else:
         task = TASKS[args.family](args)
     model = task.model
+    # What the checkpoint (and an export's record) reports as the run's
+    # settings: a resumed run's model options come from its checkpoint, not
+    # from the command line that resumed it.
+    args.family = task.family
+    for key, value in task.config().items():
+        if key in vars(args):
+            setattr(args, key, value)
 
     paths = list_images(args.data)
     if not paths:
