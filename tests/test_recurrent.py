@@ -89,6 +89,9 @@ def test_latent_model_files_round_trip_cut_anywhere_and_tile(tmp_path, engine, m
     state = latent.analyse(rgb)
     params, segments, _ = latent.encode(state, 255)
     assert len(segments) == MAX_ITERATIONS
+    # No autograd graph survives encoding (it once held the synthesis graph of the first pass).
+    run = state._full
+    assert not any(t.requires_grad for t in (run.x_hat, run.canvas, run.h_enc, run.h_dec, run.target))
     whole = latent.decode(params, segments, 112, 96)
     plain = engine.encode(engine.analyse(rgb), 255)
     assert not np.array_equal(whole, engine.decode(plain.params, plain.segments, 112, 96))

@@ -207,7 +207,10 @@ class RecurrentEngine:
         config = json.loads(metadata["config"])
         self.prime = config.pop("prime")
         self.max_iterations = json.loads(metadata["max_iterations"])
-        self.model = RecurrentCodec(**config).eval()
+        # Inference only: no parameter asks for gradients, so no call can keep
+        # an autograd graph (a latent model's first pass once held 380 MB for
+        # a 768x768 image).
+        self.model = RecurrentCodec(**config).eval().requires_grad_(False)
         self.model.load_state_dict({k[6:]: v.float() for k, v in tensors.items() if k.startswith("float.")})
         # P(+1) per context (integers): the global table set (1, contexts)
         # and the dictionary of local table sets (K, contexts); None: plain bits.
@@ -281,6 +284,7 @@ class RecurrentEngine:
         return tiled(self.model.picture, canvas, tile=TILE // 16, margin=4, scale=Fraction(16))
 
     # -- encoder ------------------------------------------------------------
+    @torch.no_grad()
     def analyse(self, rgb: np.ndarray) -> RecurrentState:
         return RecurrentState(self, rgb)
 

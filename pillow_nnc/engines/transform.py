@@ -56,6 +56,7 @@ class TransformEngine:
         self.model = TransformCodec(**config).eval()
         floats = {k[6:]: v.float() for k, v in tensors.items() if k.startswith("float.")}
         self.model.load_state_dict(floats)
+        self.model.requires_grad_(False)  # inference only (see RecurrentEngine)
         self.int_params = {k[4:]: v for k, v in tensors.items() if k.startswith("int.")}
         radius = tensors["ladder.radius"].numpy()
         self.ladder = Ladder(tensors["ladder.freqs"].numpy(), radius)
