@@ -65,7 +65,9 @@ class NncImageFile(ImageFile.ImageFile):
         super().verify()
 
     def load_seek(self, pos: int) -> None:
-        # ImageFile.Parser re-opens the file instead of feeding a decoder.
+        # Defining load_seek turns off ImageFile.load()'s memory-mapping path,
+        # which would otherwise map the compressed bytes as raw pixels; our
+        # decoder reads the whole file itself.
         pass
 
     def seek(self, frame: int) -> None:
@@ -77,8 +79,8 @@ class NncImageFile(ImageFile.ImageFile):
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     params = dict(im.encoderinfo)
-    if im.mode in ("P", "PA") or (im.mode in ("L", "RGB") and "transparency" in im.info):
-        im = im.convert(("LA" if im.mode == "L" else "RGBA") if im.has_transparency_data else "RGB")
+    if im.mode in ("P", "PA") or (im.mode in ("1", "L", "RGB") and "transparency" in im.info):
+        im = im.convert(("LA" if im.mode in ("1", "L") else "RGBA") if im.has_transparency_data else "RGB")
     target = _SAVE_AS.get(im.mode)
     if target is None:
         msg = f"cannot write mode {im.mode} as NNC (8-bit L, LA, RGB and RGBA only; convert first)"

@@ -130,6 +130,11 @@ def options_from(params: dict) -> EncodeOptions:
     opts.exif = _bytes_option("exif", params.get("exif"))
     if opts.exif and opts.exif.startswith(b"Exif\0\0"):
         opts.exif = opts.exif[6:]
+    if opts.exif and not opts.exif.startswith((b"II*\0", b"MM\0*")):
+        # spec 3.2: the EXIF chunk is TIFF-structured; anything else would
+        # make every reader's getexif() fail on the file.
+        msg = "nnc: exif must be TIFF-structured EXIF (Image.Exif.tobytes(), starting II*\\0 or MM\\0*)"
+        raise ValueError(msg)
     opts.icc_profile = _bytes_option("icc_profile", params.get("icc_profile"))
     opts.xmp = _bytes_option("xmp", params.get("xmp"))
     if params.get("entropy") is not None:

@@ -179,6 +179,14 @@ def test_mode_1_saves_as_l(crop, encode, decode):
     assert out.mode == "L" and out.size == crop.size
 
 
+def test_mode_1_with_transparency_keeps_it_as_alpha(crop, encode, decode):
+    bilevel = crop.convert("1")
+    bilevel.info["transparency"] = 0
+    out = decode(encode(bilevel))
+    assert out.mode == "LA"
+    np.testing.assert_array_equal(arr(out)[..., 1], np.where(arr(bilevel) > 0, 255, 0))  # alpha is lossless
+
+
 def test_cmyk_saves_as_rgb(crop, encode, decode, mse_fn):
     cmyk = crop.convert("CMYK")
     out = decode(encode(cmyk))
@@ -393,6 +401,12 @@ def test_exif_bytes_with_and_without_prefix(crop, encode, open_nnc):
         im = open_nnc(encode(crop, exif=given))
         assert im.info["exif"] == with_prefix
         assert im.getexif()[0x0112] == 3
+
+
+@pytest.mark.parametrize("exif", [b"hello", "hello", b"Exif\x00\x00not tiff"])
+def test_exif_that_is_not_tiff_is_refused(crop, encode, exif):
+    with pytest.raises(ValueError, match="TIFF"):
+        encode(crop, exif=exif)
 
 
 def test_icc_and_xmp_round_trip(crop, sample, encode, decode):

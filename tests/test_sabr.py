@@ -138,6 +138,13 @@ def test_ratemap_command_draws_the_map_over_the_image(half_flat, tmp_path, capsy
     uniform.write_bytes(nnc_encode(Image.fromarray(half_flat), codec="recurrent", sabr=False))
     assert cli.main(["ratemap", str(uniform), str(tmp_path / "none.png")]) == 1
     assert "no rate map" in capsys.readouterr().err and not (tmp_path / "none.png").exists()
+    # A map beside empty codec parameters is a corrupt file, reported as one.
+    header = container.read_header(io.BytesIO(src.read_bytes()))
+    segments, _ = container.read_segments(src.read_bytes(), header)
+    header.codec_params = b""
+    (tmp_path / "bad.nnc").write_bytes(container.write(header, [s.data for s in segments]))
+    assert cli.main(["ratemap", str(tmp_path / "bad.nnc"), str(tmp_path / "bad.png")]) == 1
+    assert "nnc:" in capsys.readouterr().err and not (tmp_path / "bad.png").exists()
 
 
 def test_max_bytes_fills_the_budget_between_iterations(sample_rgb) -> None:

@@ -45,13 +45,16 @@ def photos(tmp_path_factory):
                        "--code-readout", "--encoder-input", "latent"]),
     ],
 )
-def test_train_resume_export_and_save(photos, tmp_path, family, extra) -> None:
+def test_train_resume_export_and_save(photos, tmp_path, capsys, family, extra) -> None:
     out = tmp_path / "run"
     common = ["--family", family, "--data", str(photos), "--out", str(out), "--batch", "2",
               "--threads", "1", "--val-every", "2", *extra]
     loop.main([*common, "--steps", "2"])
-    # Resumed without the family and model options: they come from the checkpoint.
-    loop.main([*common[2:8], "--patch", extra[1], "--iterations", "2", "--steps", "3"])
+    # Resumed without the family and model options: they come from the checkpoint
+    # (and a conflicting one is reported and ignored).
+    conflict = ["--diffusion", "2"] if family == "recurrent" else []
+    loop.main([*common[2:8], "--patch", extra[1], "--iterations", "2", "--steps", "3", *conflict])
+    assert ("--diffusion 2 ignored" in capsys.readouterr().out) == bool(conflict)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     vals = [r for r in log if "val" in r]
     assert [r["step"] for r in vals] == [2]
@@ -71,6 +74,12 @@ def test_train_resume_export_and_save(photos, tmp_path, family, extra) -> None:
     im = Image.open(next(photos.glob("*.png"))).crop((0, 0, 40, 24))
     decoded = nnc_decode(nnc_encode(im, weights=str(weights)))
     assert decoded.size == (40, 24)
+
+
+def test_impossible_model_options_stop_with_a_message(photos, tmp_path) -> None:
+    with pytest.raises(SystemExit, match="encoder_input latent needs latent reconstruction"):
+        loop.main(["--family", "recurrent", "--data", str(photos), "--out", str(tmp_path / "x"),
+                   "--encoder-input", "latent", "--steps", "1"])
 
 
 def test_recurrent_run_can_start_from_transform_weights(photos, tmp_path) -> None:

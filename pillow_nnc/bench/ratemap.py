@@ -30,11 +30,11 @@ def rate_map_picture(data: bytes, alpha: float = 0.45) -> Image.Image:
     if header.rate_map is None:
         msg = "nnc: the file has no rate map (saved with sabr=False, by the transform codec, or no block stopped early)"
         raise ValueError(msg)
+    with Image.open(io.BytesIO(data), formats=["NNC"]) as im:  # decoding validates the parameters
+        grey = np.asarray(im.convert("L"), np.float64)[..., None].repeat(3, 2)
     n = header.codec_params[0]
     h, w = -(-header.height // 16), -(-header.width // 16)
     counts = decode_map(header.rate_map, h, w, n)
-    with Image.open(io.BytesIO(data), formats=["NNC"]) as im:
-        grey = np.asarray(im.convert("L"), np.float64)[..., None].repeat(3, 2)
     tint = _colour((counts - 1) / max(n - 1, 1)).repeat(16, 0).repeat(16, 1)[: header.height, : header.width]
     picture = Image.fromarray(np.round(grey * (1 - alpha) + tint * alpha).astype(np.uint8))
     legend = Image.new("RGB", (picture.width, 18), "white")

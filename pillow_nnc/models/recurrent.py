@@ -158,19 +158,24 @@ class RecurrentCodec(nn.Module):
             Upsample(n, n), GDN(n, inverse=True), Upsample(n, 3),
         )
 
+    # Model options and their defaults: a weights file's config names only
+    # the options that differ, so files of older models read unchanged.
+    OPTION_DEFAULTS = {
+        "iteration_gain": False, "reconstruction": "image", "code_readout": False, "diffusion": 0, "encoder_input": "image",
+    }
+
+    def options(self) -> dict:
+        """Every model option, defaults included."""
+        return {
+            "iteration_gain": self.iteration_gain, "reconstruction": "latent" if self.latent else "image",
+            "code_readout": self.code_readout is not None, "diffusion": self.diffusion,
+            "encoder_input": "latent" if self.latent_input else "image",
+        }
+
     def config(self) -> dict:
-        config = {"n": self.n, "m": self.m, "hidden": self.hidden, "bits": self.bits}
-        if self.iteration_gain:
-            config["iteration_gain"] = True
-        if self.latent:
-            config["reconstruction"] = "latent"
-        if self.code_readout is not None:
-            config["code_readout"] = True
-        if self.diffusion:
-            config["diffusion"] = self.diffusion
-        if self.latent_input:
-            config["encoder_input"] = "latent"
-        return config
+        """Sizes, plus the options that differ from their defaults."""
+        changed = {k: v for k, v in self.options().items() if v != self.OPTION_DEFAULTS[k]}
+        return {"n": self.n, "m": self.m, "hidden": self.hidden, "bits": self.bits, **changed}
 
     def gru_steps(self, t: int, prime: int) -> int:
         """GRU steps at iteration ``t`` (from 0): 1, plus the priming steps on

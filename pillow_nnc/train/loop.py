@@ -80,6 +80,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+DEFAULTS = parse_args([])
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -88,22 +91,29 @@ def main(argv: list[str] | None = None) -> None:
     log = open(args.out / "log.jsonl", "a")
 
     state = torch.load(ckpt_path, weights_only=False) if ckpt_path.exists() else None
-    if state is not None:
-        family = state.get("family", "transform")
-        config = dict(state["config"])
-        if family == "recurrent":
-            args.prime = config.pop("prime")
-        task = TASKS[family](args, config)
-    else:
-        task = TASKS[args.family](args)
+    given = {k: v for k, v in vars(args).items() if v != getattr(DEFAULTS, k, v)}
+    try:
+        if state is not None:
+            family = state.get("family", "transform")
+            config = dict(state["config"])
+            if family == "recurrent":
+                args.prime = config.pop("prime")
+            task = TASKS[family](args, config)
+        else:
+            task = TASKS[args.family](args)
+    except ValueError as exc:  # a combination of model options that does not exist
+        sys.exit(f"nnc train: {exc}")
     model = task.model
     # What the checkpoint (and an export's record) reports as the run's
-    # settings: a resumed run's model options come from its checkpoint, not
-    # from the command line that resumed it.
-    args.family = task.family
-    for key, value in task.config().items():
-        if key in vars(args):
-            setattr(args, key, value)
+    # settings: a resumed run's family and model options come from its
+    # checkpoint, not from the command line that resumed it.
+    effective = {"family": task.family, **getattr(model, "options", dict)(), **task.config()}
+    for key, value in effective.items():
+        if key not in vars(args):
+            continue
+        if key in given and given[key] != value:
+            print(f"--{key.replace('_', '-')} {given[key]} ignored: the checkpoint's model has {value}", flush=True)
+        setattr(args, key, value)
 
     paths = list_images(args.data)
     if not paths:
