@@ -286,7 +286,6 @@ class Codec:
 
 
 NNC_NAMES = ("nnc", "nnc-transform", "nnc-recurrent")
-REFERENCE_NAMES = ("jpeg", "webp", "avif", "jxl")
 
 
 def get_codecs(threads: int = 1) -> dict[str, Codec]:

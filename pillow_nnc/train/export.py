@@ -126,6 +126,10 @@ def _transform_tensors(state: dict, crops: torch.Tensor) -> dict[str, torch.Tens
 
 
 def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
+    """Weights file (fp16 safetensors, no optimizer state) and its record from a
+    training checkpoint, with what coding needs beside the network: integer
+    tables and the quality map, measured on the held-out photos of ``data``.
+    Returns the file's SHA-256, which ``weights/models.json`` pins."""
     state = torch.load(checkpoint, weights_only=False)
     family = state.get("family", "transform")
     paths = [p for p in list_images(data) if is_validation(p, data)]
