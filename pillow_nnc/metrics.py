@@ -48,18 +48,37 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, levels: int | None = None) -> torc
     return torch.prod(stacked ** weights.view(-1, 1, 1), 0).mean(1)
 
 
-def block_ssim(x: torch.Tensor, y: torch.Tensor, block: int) -> torch.Tensor:
+def block_ssim(x: torch.Tensor, y: torch.Tensor, block: int, band: int = 256) -> torch.Tensor:
     """Mean SSIM (11x11 Gaussian window, sigma 1.5, channels averaged) over
     each ``block x block`` block of (1, C, H, W) images in [0, 1] whose sides
     are multiples of ``block``: ``(H/block, W/block)``. Spatially adaptive
     rate control stops a block once this reaches its target, so the block
-    quality it sees is the finest scale of the MS-SSIM it is judged by."""
+    quality it sees is the finest scale of the MS-SSIM it is judged by.
+
+    Runs in bands of ``band`` rows (a multiple of ``block``) with the
+    window's margin of real rows, replicating only at the image's own edges,
+    so the result is the whole image's while the window statistics (15
+    planes of floats) never exist for more than one band: whole, they took
+    several GB for a 24-megapixel image."""
+    if band % block:
+        raise ValueError(f"band {band} is not a multiple of the block {block}")
+    pad = _WIN // 2
+    h = x.shape[2]
+    rows = []
+    for y0 in range(0, h, band):
+        y1 = min(h, y0 + band)
+        lo, hi = max(0, y0 - pad), min(h, y1 + pad)
+        margins = (pad, pad, pad - (y0 - lo), pad - (hi - y1))  # left, right, top, bottom
+        rows.append(_block_ssim_band(x[:, :, lo:hi], y[:, :, lo:hi], block, margins))
+    return torch.cat(rows, 0)
+
+
+def _block_ssim_band(x: torch.Tensor, y: torch.Tensor, block: int, margins: tuple[int, int, int, int]) -> torch.Tensor:
     c = x.shape[1]
     win = _fspecial_gauss_1d(_WIN, 1.5).to(x)
-    pad = _WIN // 2
 
     def blur(v: torch.Tensor) -> torch.Tensor:
-        v = F.pad(v, (pad, pad, pad, pad), mode="replicate")
+        v = F.pad(v, margins, mode="replicate")
         v = F.conv2d(v, win.repeat(v.shape[1], 1, 1, 1), groups=v.shape[1])
         return F.conv2d(v, win.transpose(-1, -2).repeat(v.shape[1], 1, 1, 1), groups=v.shape[1])
 

@@ -21,3 +21,22 @@ def test_tiled_transforms_match_whole_image_inference() -> None:
     assert tiles_a.shape == whole_a.shape and tiles_s.shape == whole_s.shape
     assert torch.allclose(tiles_a, whole_a, atol=1e-4)
     assert torch.allclose(tiles_s, whole_s, atol=1e-4)
+
+
+def test_block_ssim_in_bands_matches_the_whole_image() -> None:
+    """The SABR block quality runs in bands of rows (bounded memory for large
+    images) and equals one pass over the whole image, edges included."""
+    import pytest
+
+    from pillow_nnc.metrics import block_ssim
+
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 208, 96)
+    y = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
+    whole = block_ssim(x, y, 16, band=208)
+    assert whole.shape == (13, 6)
+    for band in (16, 48, 64):  # one block row, and bands that do not divide the height
+        torch.testing.assert_close(block_ssim(x, y, 16, band=band), whole, atol=1e-6, rtol=0)
+    assert whole.min() < 0.99 and whole.max() <= 1  # a real SSIM, not a constant
+    with pytest.raises(ValueError, match="multiple"):
+        block_ssim(x, y, 16, band=40)

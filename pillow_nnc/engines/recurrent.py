@@ -68,9 +68,13 @@ def block_loss(x_hat: torch.Tensor, x: torch.Tensor) -> np.ndarray:
     """Per 16x16 block, ``1 - SSIM + 20 MSE``: the training distortion,
     measured block by block. SSIM alone is blind to a colour offset on a
     flat area (15 levels passed as SSIM 0.99: observed on flat blocks that
-    stopped after one iteration); the MSE term catches it."""
-    mse = torch.nn.functional.avg_pool2d((x_hat - x).pow(2).mean(1, keepdim=True), 16)[0, 0]
-    return (1 - block_ssim(x_hat, x, 16) + BLOCK_MSE_WEIGHT * mse).numpy()
+    stopped after one iteration); the MSE term catches it. Memory: one
+    clamped copy and one difference of the image (the SSIM statistics run
+    in bands, :func:`block_ssim`)."""
+    x_hat = x_hat.float().clamp(0, 1)
+    ssim = block_ssim(x_hat, x, 16)
+    squared = (x_hat - x).square_().mean(1, keepdim=True)
+    return (1 - ssim + BLOCK_MSE_WEIGHT * torch.nn.functional.avg_pool2d(squared, 16)[0, 0]).numpy()
 
 
 def active_pixels(active: np.ndarray, h: int, w: int) -> torch.Tensor:
@@ -127,7 +131,7 @@ class _Run:
             self.canvas = engine.advance(self.canvas, self.h_dec, codes, t, active)
             self.x_hat = engine.picture(self.canvas)
             with torch.autocast("cpu", enabled=False):
-                loss = block_loss(self.x_hat.float().clamp(0, 1), self.x)
+                loss = block_loss(self.x_hat, self.x)
             self.block_loss.append(loss)
             if self.targets is not None:
                 self.stop[(self.stop == NEVER) & ((loss <= self.targets) | (self.latest <= t + 1))] = t + 1
