@@ -48,29 +48,33 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, levels: int | None = None) -> torc
     return torch.prod(stacked ** weights.view(-1, 1, 1), 0).mean(1)
 
 
-def block_ssim(x: torch.Tensor, y: torch.Tensor, block: int, band: int = 256) -> torch.Tensor:
-    """Mean SSIM (11x11 Gaussian window, sigma 1.5, channels averaged) over
-    each ``block x block`` block of (1, C, H, W) images in [0, 1] whose sides
-    are multiples of ``block``: ``(H/block, W/block)``. Spatially adaptive
-    rate control stops a block once this reaches its target, so the block
-    quality it sees is the finest scale of the MS-SSIM it is judged by.
+def block_ssim_mse(x_hat: torch.Tensor, x: torch.Tensor, block: int, band: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean SSIM (11x11 Gaussian window, sigma 1.5, channels averaged) and
+    MSE over each ``block x block`` block of (1, C, H, W) images whose sides
+    are multiples of ``block``, both ``(H/block, W/block)``; ``x_hat`` is
+    clamped to [0, 1] first. Spatially adaptive rate control stops a block
+    on these, so the block quality it sees is the finest scale of the
+    MS-SSIM it is judged by.
 
     Runs in bands of ``band`` rows (a multiple of ``block``) with the
     window's margin of real rows, replicating only at the image's own edges,
     so the result is the whole image's while the window statistics (15
-    planes of floats) never exist for more than one band: whole, they took
-    several GB for a 24-megapixel image."""
+    planes of floats) and the clamped copy exist for one band at a time:
+    whole, they took several GB for a 24-megapixel image."""
     if band % block:
         raise ValueError(f"band {band} is not a multiple of the block {block}")
     pad = _WIN // 2
     h = x.shape[2]
-    rows = []
+    ssim, mse = [], []
     for y0 in range(0, h, band):
         y1 = min(h, y0 + band)
         lo, hi = max(0, y0 - pad), min(h, y1 + pad)
+        a, b = x_hat[:, :, lo:hi].float().clamp(0, 1), x[:, :, lo:hi]
         margins = (pad, pad, pad - (y0 - lo), pad - (hi - y1))  # left, right, top, bottom
-        rows.append(_block_ssim_band(x[:, :, lo:hi], y[:, :, lo:hi], block, margins))
-    return torch.cat(rows, 0)
+        ssim.append(_block_ssim_band(a, b, block, margins))
+        inner = slice(y0 - lo, y1 - lo)
+        mse.append(F.avg_pool2d((a[:, :, inner] - b[:, :, inner]).square_().mean(1, keepdim=True), block)[0, 0])
+    return torch.cat(ssim, 0), torch.cat(mse, 0)
 
 
 def _block_ssim_band(x: torch.Tensor, y: torch.Tensor, block: int, margins: tuple[int, int, int, int]) -> torch.Tensor:

@@ -23,20 +23,24 @@ def test_tiled_transforms_match_whole_image_inference() -> None:
     assert torch.allclose(tiles_s, whole_s, atol=1e-4)
 
 
-def test_block_ssim_in_bands_matches_the_whole_image() -> None:
+def test_block_quality_in_bands_matches_the_whole_image() -> None:
     """The SABR block quality runs in bands of rows (bounded memory for large
     images) and equals one pass over the whole image, edges included."""
     import pytest
+    import torch.nn.functional as F
 
-    from pillow_nnc.metrics import block_ssim
+    from pillow_nnc.metrics import block_ssim_mse
 
     torch.manual_seed(1)
     x = torch.rand(1, 3, 208, 96)
-    y = (x + 0.1 * torch.randn_like(x)).clamp(0, 1)
-    whole = block_ssim(x, y, 16, band=208)
-    assert whole.shape == (13, 6)
+    y = x + 0.1 * torch.randn_like(x)  # leaves [0, 1]: clamped inside
+    ssim, mse = block_ssim_mse(y, x, 16, band=208)
+    assert ssim.shape == mse.shape == (13, 6)
+    torch.testing.assert_close(mse, F.avg_pool2d((y.clamp(0, 1) - x).pow(2).mean(1, keepdim=True), 16)[0, 0])
     for band in (16, 48, 64):  # one block row, and bands that do not divide the height
-        torch.testing.assert_close(block_ssim(x, y, 16, band=band), whole, atol=1e-6, rtol=0)
-    assert whole.min() < 0.99 and whole.max() <= 1  # a real SSIM, not a constant
+        s_b, m_b = block_ssim_mse(y, x, 16, band=band)
+        torch.testing.assert_close(s_b, ssim, atol=1e-6, rtol=0)
+        torch.testing.assert_close(m_b, mse, atol=1e-7, rtol=0)
+    assert ssim.min() < 0.99 and ssim.max() <= 1  # a real SSIM, not a constant
     with pytest.raises(ValueError, match="multiple"):
-        block_ssim(x, y, 16, band=40)
+        block_ssim_mse(y, x, 16, band=40)
