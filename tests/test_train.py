@@ -42,7 +42,7 @@ def photos(tmp_path_factory):
         ("transform", ["--patch", "64"]),
         ("recurrent", ["--patch", "32", "--iterations", "2", "--prime", "1"]),
         ("recurrent", ["--patch", "32", "--iterations", "2", "--iteration-gain", "--reconstruction", "latent",
-                       "--code-readout", "--encoder-input", "latent"]),
+                       "--code-readout", "--encoder-input", "latent", "--latent-pull", "1"]),
     ],
 )
 def test_train_resume_export_and_save(photos, tmp_path, capsys, family, extra) -> None:
@@ -111,3 +111,24 @@ def test_smooth_patches_come_at_their_share_and_are_smooth() -> None:
     assert mixed.batch(3).shape == (3, 64, 64, 3)
     with pytest.raises(SystemExit):
         loop.parse_args(["--smooth", "1.5"])
+
+
+def test_latent_pull_adds_a_term_toward_the_target() -> None:
+    """``--latent-pull W``: a latent-residual model's loss gains W times the
+    mean log relative distance of each iteration's latent to the target."""
+    import random
+
+    from pillow_nnc.train.recurrent_task import RecurrentTask
+
+    args = loop.parse_args(["--family", "recurrent", "--reconstruction", "latent", "--encoder-input", "latent",
+                            "--iterations", "2", "--no-bf16"])
+    x = torch.rand(2, 3, 32, 32)
+    losses = {}
+    for pull in (0.0, 1.0):
+        args.latent_pull = pull
+        torch.manual_seed(0)
+        task = RecurrentTask(args)
+        losses[pull], stats = task.loss(x, random.Random(0))
+    assert "latent" in stats and stats["latent"] > 0
+    torch.testing.assert_close(losses[1.0] - losses[0.0], torch.tensor(stats["latent"]).log(), atol=0.5, rtol=0)
+    assert losses[1.0] != losses[0.0]

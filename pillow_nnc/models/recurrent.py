@@ -264,14 +264,20 @@ class RecurrentCodec(nn.Module):
         """Reconstructions after each iteration; ``stochastic`` draws the
         codes as in training (else their sign, as in coding). ``x`` has sides
         that are multiples of 16."""
+        return [x_hat for _, x_hat in self.unroll(x, self.target(x), iterations, prime, stochastic)]
+
+    def unroll(
+        self, x: torch.Tensor, target: torch.Tensor, iterations: int, prime: int = 0, stochastic: bool = False
+    ) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(canvas, reconstruction) after each iteration, refining toward
+        ``target`` (:meth:`target` of ``x``)."""
         h_enc, h_dec, canvas = self.init_state(x)
         x_hat = self.picture(canvas)
-        target = self.target(x)
         outputs = []
         for t in range(iterations):
             steps = self.gru_steps(t, prime)
             codes, h_enc = self.encode_step(self.residual(target, canvas, x_hat), h_enc, t, steps, stochastic)
             canvas, h_dec = self.decode_step(codes, h_dec, canvas, t, steps)
             x_hat = self.picture(canvas)
-            outputs.append(x_hat)
+            outputs.append((canvas, x_hat))
         return outputs

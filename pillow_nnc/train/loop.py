@@ -72,6 +72,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="extra GRU steps on every iteration after the first (Johnston 2018; fixed at the first step)")
     rc.add_argument("--encoder-input", choices=("image", "latent"), default="image",
                     help="latent models: encode the image residual, or the latent residual g_a(x) - Y (fixed at the first step)")
+    rc.add_argument("--latent-pull", type=float, default=0.0,
+                    help="latent-residual models: weight of a loss term pulling each iteration's latent toward the target g_a(x)")
     args = ap.parse_args(argv)
     if args.patch % 16:
         ap.error("--patch must be a multiple of 16")

@@ -46,6 +46,7 @@ class RecurrentTask:
         self.iterations = args.iterations
         self.prime = args.prime
         self.stochastic = args.binarizer == "stochastic"
+        self.latent_pull = args.latent_pull
         self.gains_loaded = False  # a start model with trained gains skips calibration
 
     def config(self) -> dict:
@@ -95,17 +96,29 @@ class RecurrentTask:
         print("iteration gains", [round(g, 2) for g in model.log_iteration_gain.exp().tolist()], flush=True)
 
     def loss(self, x: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, dict]:
+        model = self.model
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            outputs = self.model(x, self.iterations, prime=self.prime, stochastic=self.stochastic)
-            if self.model.latent_input:
+            target = model.target(x)
+            steps = model.unroll(x, target, self.iterations, prime=self.prime, stochastic=self.stochastic)
+            outputs = [x_hat for _, x_hat in steps]
+            if model.latent_input:
                 # The target's own image, so that g_a(x) is a latent g_s renders well.
-                outputs.append(self.model.picture(self.model.target(x)))
+                outputs.append(model.picture(target))
         d = torch.stack([distortion(o, x, MSE_WEIGHT) for o in outputs])  # (T, B)
         per_t = d.mean(1)
         stats = {"dist": per_t.mean().item(), "first": per_t[0].item(), "last": per_t[self.iterations - 1].item()}
-        if self.model.latent_input:
+        loss = d.clamp_min(1e-6).log().mean()
+        if model.latent_input:
             stats["target"] = per_t[-1].item()
-        return d.clamp_min(1e-6).log().mean(), stats
+        if model.latent_input and self.latent_pull:
+            # Pull each iteration's latent toward the (fixed) target: relative
+            # squared error, in logs like the image terms.
+            goal = target.detach().float()
+            scale = goal.pow(2).mean((1, 2, 3)).clamp_min(1e-6)
+            lat = torch.stack([(c.float() - goal).pow(2).mean((1, 2, 3)) / scale for c, _ in steps])
+            stats["latent"] = lat.mean().item()
+            loss = loss + self.latent_pull * lat.clamp_min(1e-6).log().mean()
+        return loss, stats
 
     @torch.no_grad()
     def validate(self, crops: torch.Tensor) -> dict:
