@@ -12,6 +12,7 @@ import zlib
 
 import numpy as np
 
+from .container import inflate_exact
 from .errors import NncError
 
 CONSTANT = 0
@@ -48,15 +49,7 @@ def decode_alpha(data: bytes, width: int, height: int) -> np.ndarray:
         msg = f"nnc: unknown alpha coding method {method}"
         raise NncError(msg)
 
-    inflater = zlib.decompressobj()
-    try:
-        raw = inflater.decompress(body, max_length=size + 1)  # one extra byte detects "too long"
-    except zlib.error as e:
-        msg = f"nnc: corrupt alpha chunk ({e})"
-        raise NncError(msg) from e
-    if len(raw) != size or not inflater.eof or inflater.unused_data:
-        msg = f"nnc: alpha chunk does not hold exactly {width}x{height} pixels"
-        raise NncError(msg)
+    raw = inflate_exact(body, size, "alpha chunk", f"{width}x{height} pixels")
     residual = np.frombuffer(raw, np.uint8).reshape(height, width).copy()
     residual[:, 0] = np.cumsum(residual[:, 0], dtype=np.uint8)  # wraps mod 256
     return np.cumsum(residual, axis=1, dtype=np.uint8)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import binascii
 import io
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -332,3 +333,20 @@ def read_segments(
             raise
         return segments, True
     return segments, False
+
+
+def inflate_exact(data: bytes, size: int, what: str, holds: str) -> bytes:
+    """The zlib stream of a chunk (alpha plane, rate map), which must inflate
+    to exactly ``size`` bytes and end with the stream: ``NncError`` naming
+    ``what`` otherwise. Inflates at most ``size + 1`` bytes, so a tiny hostile
+    stream costs one plane of memory, never gigabytes (spec 3.2.1)."""
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(data, size + 1)  # one extra byte detects "too long"
+    except zlib.error as e:
+        msg = f"nnc: corrupt {what} ({e})"
+        raise NncError(msg) from None
+    if len(raw) != size or not inflater.eof or inflater.unused_data:
+        msg = f"nnc: {what} does not hold exactly {holds}"
+        raise NncError(msg)
+    return raw

@@ -15,6 +15,7 @@ import zlib
 
 import numpy as np
 
+from ..container import inflate_exact
 from ..errors import NncError
 
 
@@ -26,15 +27,7 @@ def encode_map(counts: np.ndarray) -> bytes:
 def decode_map(data: bytes, h: int, w: int, iterations: int) -> np.ndarray:
     """(h, w) iteration counts, each in 1..``iterations``; ``NncError`` for
     anything else (wrong size, trailing data, out-of-range counts)."""
-    inflater = zlib.decompressobj()
-    try:
-        raw = inflater.decompress(data, h * w + 1)
-    except zlib.error as e:
-        msg = f"nnc: corrupt rate map ({e})"
-        raise NncError(msg) from None
-    if len(raw) != h * w or not inflater.eof or inflater.unused_data:
-        msg = f"nnc: rate map does not hold exactly {h}x{w} blocks"
-        raise NncError(msg)
+    raw = inflate_exact(data, h * w, "rate map", f"{h}x{w} blocks")
     counts = np.frombuffer(raw, np.uint8).reshape(h, w)
     if counts.min() < 1 or counts.max() > iterations:
         msg = f"nnc: rate map counts must be in 1..{iterations}"
