@@ -5,6 +5,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+# Below this many pixels the whole payload is one segment: each segment
+# costs 3 bytes of framing plus the range coder's flush (about 2 bytes), a
+# lot beside a thumbnail's payload of a few dozen bytes.
+SINGLE_SEGMENT_PIXELS = 256 * 256
+# Pixels per tile side for the convolution stacks of large images (bounds memory).
+TILE = 1024
+
 
 class Payload(NamedTuple):
     """What an engine contributes to a file: codec parameters, segments and,

@@ -39,12 +39,8 @@ from ..metrics import block_ssim_mse
 from ..models.recurrent import RecurrentCodec
 from ..models.tiling import tiled
 from ..models.transform import pad_to
-from . import Payload
+from . import SINGLE_SEGMENT_PIXELS, TILE, Payload
 
-# Below this many pixels the whole payload is one segment: each segment
-# costs 3 bytes of framing, a lot beside a thumbnail's 16-byte iterations.
-SINGLE_SEGMENT_PIXELS = 256 * 256
-TILE = 1024  # pixels per tile side for the convolution stacks (bounds memory)
 MAX_PRIME = 15
 BLOCK_MSE_WEIGHT = 20.0  # as train.recurrent_task.MSE_WEIGHT
 NEVER = 1 << 30  # iterations of a block that has not stopped

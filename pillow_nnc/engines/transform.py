@@ -28,14 +28,7 @@ from ..entropy.tables import uniform_table
 from ..errors import NncError, UnsupportedFileError
 from ..models.tiling import tiled
 from ..models.transform import LEVELS, TransformCodec, pad_to
-from . import Payload
-
-# Below this many pixels the whole payload is one segment: each segment
-# costs 3 bytes of framing plus a few bytes of range-coder flush.
-SINGLE_SEGMENT_PIXELS = 256 * 256
-# Images larger than this (in pixels per side) run through the transforms in
-# overlapping tiles, which bounds memory.
-TILE = 1024
+from . import SINGLE_SEGMENT_PIXELS, TILE, Payload
 
 
 def describe_params(params: bytes) -> str:
