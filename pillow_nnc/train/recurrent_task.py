@@ -36,11 +36,7 @@ class RecurrentTask:
 
     def __init__(self, args: argparse.Namespace, config: dict | None = None) -> None:
         self.model = RecurrentCodec(
-            **(config or {
-                "iteration_gain": args.iteration_gain, "reconstruction": args.reconstruction,
-                "code_readout": args.code_readout, "diffusion": args.diffusion,
-                "encoder_input": args.encoder_input,
-            })
+            **(config or {key: getattr(args, key) for key in RecurrentCodec.OPTION_DEFAULTS})
         )
         self.bf16 = not args.no_bf16
         self.iterations = args.iterations
