@@ -167,7 +167,7 @@ def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
     pixels = pixels.reshape(height, width, -1)
     color = pixels[..., :1].repeat(3, 2) if mode in ("L", "LA") else pixels[..., :3]
     alpha = encode_alpha(pixels[..., -1]) if mode in ("LA", "RGBA") else None
-    model_id = zoo.add_weights(opts.weights) if opts.weights else zoo.default_model(opts.codec)
+    model_id = zoo.add_weights(opts.weights) if opts.weights else zoo.default_model(opts.codec, width, height)
     engine = zoo.engine(model_id)
     header = Header(
         width=width, height=height, mode=mode, model_id=model_id,
@@ -183,7 +183,7 @@ def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
         # The transform codec's coarsest file (0.12-0.19 bpp on Kodak, model 8) is larger than
         # one recurrent iteration (0.125 bpp before entropy coding): a budget
         # the default codec cannot meet may still fit the recurrent codec.
-        header.model_id = zoo.default_model("recurrent")
+        header.model_id = zoo.default_model("recurrent", width, height)
         return _encode_with(zoo.engine(header.model_id), header, color, opts)
 
 

@@ -73,7 +73,13 @@ def families() -> list[str]:
     return sorted(_defaults())
 
 
-def default_model(family: str) -> int:
+def default_model(family: str, width: int | None = None, height: int | None = None) -> int:
+    """The released model ``save()`` uses for ``family``: the registry's
+    ``small`` model for images whose longer side is at most its ``max_side``
+    (a model trained on thumbnails), else the family's default."""
+    small = _registry().get("small", {})
+    if width is not None and height is not None and family in small and max(width, height) <= small["max_side"]:
+        return small[family]
     return _defaults()[family]
 
 

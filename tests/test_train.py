@@ -40,6 +40,7 @@ def photos(tmp_path_factory):
     ("family", "extra"),
     [
         ("transform", ["--patch", "64"]),
+        ("transform", ["--patch", "32", "--thumbnails"]),
         ("recurrent", ["--patch", "32", "--iterations", "2", "--prime", "1"]),
         ("recurrent", ["--patch", "32", "--iterations", "2", "--iteration-gain", "--reconstruction", "latent",
                        "--code-readout", "--encoder-input", "latent", "--latent-pull", "1"]),
@@ -132,3 +133,25 @@ def test_latent_pull_adds_a_term_toward_the_target() -> None:
     assert "latent" in stats and stats["latent"] > 0
     torch.testing.assert_close(losses[1.0] - losses[0.0], torch.tensor(stats["latent"]).log(), atol=0.5, rtol=0)
     assert losses[1.0] != losses[0.0]
+
+
+def test_thumbnail_patches_are_whole_photos_shrunk() -> None:
+    """``--thumbnails``: every patch is 60-100% of a photo's short side shrunk
+    to the patch size (so each shows all four quadrants of this photo, which a
+    crop at the usual scales almost never does), and validation uses the
+    benchmark's own thumbnails."""
+    import random
+
+    from pillow_nnc.bench.sets import thumbnail
+    from pillow_nnc.train.data import PatchSampler, validation_thumbnails
+
+    photo = np.zeros((400, 400, 3), np.uint8)
+    photo[:200, :200, 0] = photo[200:, 200:, 1] = photo[:200, 200:, 2] = 255  # black bottom left
+    thumbs = PatchSampler([photo], 32, random.Random(0), thumbnails=True).batch(40)
+    crops = PatchSampler([photo], 32, random.Random(0)).batch(40)
+    quadrants = lambda p: len({tuple(c) for c in p.reshape(-1, 3)[:, :] // 128})  # noqa: E731
+    assert thumbs.shape == (40, 32, 32, 3)
+    assert all(quadrants(p) >= 4 for p in thumbs)
+    assert sum(quadrants(p) >= 4 for p in crops) < 10
+    val = validation_thumbnails([photo], 32)
+    assert np.array_equal(val[0], np.asarray(thumbnail(Image.fromarray(photo), 32)))

@@ -1,13 +1,15 @@
 """Rate-distortion of an unreleased weights file on Kodak, against the
 recorded JPEG curve: the check a trained model must pass before release.
 
-``python -m pillow_nnc.bench.candidate runs/rc.safetensors [--images N]``
+``python -m pillow_nnc.bench.candidate runs/rc.safetensors [--images N] [--set thumb32]``
 
 Real ``.nnc`` files are written at every rate step of the model (every
 iteration count of a recurrent model, 8 level bytes of a transform model)
 with ``save(weights=...)``, decoded, and averaged per step as the benchmark
 does; the BD-rate (MS-SSIM in dB, and PSNR) is taken against the JPEG
-points of ``bench/results/results.json`` on the same images.
+points of ``bench/results/results.json`` on the same images. On a thumbnail
+set (``--set thumbN``) it is taken against the header-less payload of every
+recorded codec, the thumbnail target.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from .. import zoo
 from ..container import Header, write
@@ -27,6 +28,7 @@ from ..metrics import ms_ssim_rgb, psnr
 from .analysis import msssim_db
 from .bdrate import BDRateError, bd_rate
 from .run import DEFAULT_KODAK, DEFAULT_OUT
+from .sets import Item, build_set, list_images, load_rgb, set_size
 
 
 def _levels(engine: zoo.Engine) -> list[int]:
@@ -44,20 +46,20 @@ def whole_file(model_id: int, rgb: np.ndarray, payload: Payload) -> bytes:
     return write(header, payload.segments)
 
 
-def evaluate(weights: str, images: list[Path]) -> list[dict]:
+def evaluate(weights: str, images: list[Item]) -> list[dict]:
     """Mean bpp, PSNR and MS-SSIM per rate step over ``images``."""
     model_id = zoo.add_weights(weights)
     engine = zoo.engine(model_id)
     rows: dict[int, list[tuple[float, float, float]]] = {}
-    for path in images:
-        rgb = np.asarray(Image.open(path).convert("RGB"))
+    for item in images:
+        rgb = item.array
         state = engine.analyse(rgb)
         for level in _levels(engine):
             payload = engine.encode(state, level)
             size = len(whole_file(model_id, rgb, payload))
             out = engine.decode(payload.params, payload.segments, rgb.shape[1], rgb.shape[0])
             rows.setdefault(level, []).append((8 * size / (rgb.shape[0] * rgb.shape[1]), psnr(rgb, out), ms_ssim_rgb(rgb, out)))
-        print(f"{path.stem}: done", flush=True)
+        print(f"{item.name}: done", flush=True)
     return [
         {"level": level, "bpp": float(np.mean([r[0] for r in v])), "psnr": float(np.mean([r[1] for r in v])),
          "msssim": float(np.mean([r[2] for r in v]))}
@@ -70,27 +72,41 @@ def main() -> None:
     ap.add_argument("weights")
     ap.add_argument("--kodak", type=Path, default=DEFAULT_KODAK)
     ap.add_argument("--images", type=int, default=24, help="first N Kodak images (JPEG is averaged over the same)")
+    ap.add_argument("--set", default="kodak", help="kodak, or a thumbnail set of them (thumbN)")
     ap.add_argument("--results", type=Path, default=DEFAULT_OUT / "results.json", help="benchmark results with JPEG points")
     args = ap.parse_args()
-    images = sorted(args.kodak.glob("*.png"))[: args.images]
-    names = {p.stem for p in images}
-    points = [p for p in json.loads(args.results.read_text())["points"]
-              if p["codec"] == "jpeg" and p["set"] == "kodak" and p["image"] in names]
-    jpeg = []
+    paths = list_images(args.kodak)[: args.images]
+    images = build_set(args.set, [(p.stem, load_rgb(p)) for p in paths])
+    thumbnails = set_size(args.set) is not None
+    anchors = ("jpeg", "webp", "avif") if thumbnails else ("jpeg",)  # JPEG XL: no payload measure
+    bpp_key = "payload_bpp" if thumbnails else "bpp"
+    recorded = json.loads(args.results.read_text())["points"]
+    curve = evaluate(args.weights, images)
+    print(json.dumps({"weights": args.weights, "set": args.set, "images": len(images), "curve": curve}, indent=1))
+    for anchor in anchors:
+        points = anchor_curve(recorded, anchor, args.set, {i.name for i in images}, bpp_key)
+        for metric, key in (("MS-SSIM (dB)", "msssim"), ("PSNR", "psnr")):
+            f = msssim_db if key == "msssim" else float
+            label = f"{anchor}{' payload' if thumbnails else ''}"
+            try:
+                bd = bd_rate([p["bpp"] for p in points], [f(p[key]) for p in points],
+                             [p["bpp"] for p in curve], [f(p[key]) for p in curve])
+                print(f"BD-rate vs {label} on {metric}: {bd:+.1f}%")
+            except BDRateError as exc:
+                print(f"BD-rate vs {label} on {metric}: {exc}")
+
+
+def anchor_curve(recorded: list[dict], codec: str, set_name: str, names: set[str], bpp_key: str) -> list[dict]:
+    """A recorded codec's mean (bpp, PSNR, MS-SSIM) per quality over ``names``
+    (qualities measured on every image only)."""
+    points = [p for p in recorded if p["codec"] == codec and p["set"] == set_name and p["image"] in names]
+    curve = []
     for quality in sorted({p["quality"] for p in points}):
         g = [p for p in points if p["quality"] == quality]
-        if len(g) == len(names):
-            jpeg.append({k: float(np.mean([p[k] for p in g])) for k in ("bpp", "psnr", "msssim")})
-    curve = evaluate(args.weights, images)
-    print(json.dumps({"weights": args.weights, "images": len(images), "curve": curve}, indent=1))
-    for metric, key in (("MS-SSIM (dB)", "msssim"), ("PSNR", "psnr")):
-        f = msssim_db if key == "msssim" else float
-        try:
-            bd = bd_rate([p["bpp"] for p in jpeg], [f(p[key]) for p in jpeg],
-                         [p["bpp"] for p in curve], [f(p[key]) for p in curve])
-            print(f"BD-rate vs JPEG 4:2:0 on {metric}: {bd:+.1f}%")
-        except BDRateError as exc:
-            print(f"BD-rate vs JPEG on {metric}: {exc}")
+        if len(g) == len(names) and all(p.get(bpp_key) is not None for p in g):
+            curve.append({"bpp": float(np.mean([p[bpp_key] for p in g])),
+                          **{k: float(np.mean([p[k] for p in g])) for k in ("psnr", "msssim")}})
+    return curve
 
 
 if __name__ == "__main__":

@@ -131,13 +131,14 @@ class TransformCodec(nn.Module):
         """Reconstruction and estimated bits per image (noise proxy for rate)."""
         y, kept = self.analysis(x, q)
         mask = self.group_mask(kept, cap)
-        z = self.h_a(y)
+        z = self.h_a(pad_to(y, 4))  # as coded: patches need not be multiples of 64
         z_noisy = z + torch.empty_like(z).uniform_(-0.5, 0.5)
         z_hat = z + (z.round() - z).detach()
         z_bits = _gauss_bits(z_noisy, self.z_log_scale.exp().view(1, -1, 1, 1)).sum((1, 2, 3))
         # Clamp the log before exp: exp overflowing to inf makes the clamp's
         # backward 0 * inf = NaN.
-        scales = self.log_scales(z_hat).float().clamp(math.log(SCALE_MIN), math.log(SCALE_MAX)).exp()
+        log_s = self.log_scales(z_hat)[..., : y.shape[2], : y.shape[3]]
+        scales = log_s.float().clamp(math.log(SCALE_MIN), math.log(SCALE_MAX)).exp()
         y = y.float()
         y_noisy = y + torch.empty_like(y).uniform_(-0.5, 0.5)
         y_bits = (_gauss_bits(y_noisy, scales) * mask).sum((1, 2, 3))

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import PatchSampler, is_validation, list_images, load_rgb, validation_crops
+from .data import PatchSampler, is_validation, list_images, load_rgb, validation_crops, validation_thumbnails
 from .objective import bd_vs, file_metadata, jpeg_reference
 from .recurrent_task import RecurrentTask
 from .transform_task import TransformTask
@@ -52,6 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--smooth", type=float, default=0.0,
                     help="share of smooth patches (blurred photo crops, flat graphics) beside the hard-sampled photo patches")
+    ap.add_argument("--thumbnails", action="store_true",
+                    help="train on whole photos shrunk to --patch (a model for tiny images) and validate on "
+                         "the held-out photos' thumbnails against JPEG's header-less payload")
     ap.add_argument("--init-from", type=Path,
                     help="start from released weights (.safetensors) instead of scratch; a recurrent "
                          "run also accepts a transform model (it takes its convolution stacks)")
@@ -123,8 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     train_im = [load_rgb(p) for p in paths if not is_validation(p, args.data)]
     val_im = [load_rgb(p, 512) for p in paths if is_validation(p, args.data)]
-    crops = to_batch(validation_crops(val_im))
-    jpeg = jpeg_reference(crops)
+    crops = to_batch(validation_thumbnails(val_im, args.patch) if args.thumbnails else validation_crops(val_im))
+    jpeg = jpeg_reference(crops, payload=args.thumbnails)
     print(f"{task.family}: {len(train_im)} training / {len(val_im)} validation images "
           f"({len(crops)} crops) loaded in {time.time() - t0:.0f} s", flush=True)
 
@@ -147,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
             record_ = json.loads(file_metadata(args.init_from)["training"])
             step, cpu_seconds = record_["step"], record_["cpu_hours"] * 3600
         print(f"initialised from {args.init_from} at step {step} (fresh optimizer)", flush=True)
-    sampler = PatchSampler(train_im, args.patch, rng, args.smooth)
+    sampler = PatchSampler(train_im, args.patch, rng, args.smooth, args.thumbnails)
     if state is None and hasattr(task, "calibrate"):
         task.calibrate(to_batch(sampler.batch(args.batch)))
 

@@ -10,6 +10,7 @@ from PIL import Image
 from safetensors import safe_open
 
 from ..bench.bdrate import BDRateError, bd_rate
+from ..bench.codecs import jpeg_payload
 from ..metrics import ms_ssim, ms_ssim_rgb
 
 def distortion(x_hat: torch.Tensor, x: torch.Tensor, mse_weight: float) -> torch.Tensor:
@@ -53,10 +54,12 @@ def file_metadata(path: str) -> dict[str, str]:
 JPEG_QUALITIES = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
 
 
-def jpeg_reference(crops: torch.Tensor) -> list[tuple[float, float]]:
+def jpeg_reference(crops: torch.Tensor, payload: bool = False) -> list[tuple[float, float]]:
     """(bpp, MS-SSIM) of JPEG 4:2:0 (optimize) on the validation crops: the
     anchor that validation reports a BD-rate against, so a run shows when it
-    passes JPEG without looking at the Kodak test set."""
+    passes JPEG without looking at the Kodak test set. ``payload`` counts
+    only the entropy-coded scan bytes, as the thumbnail benchmark does: a
+    JPEG header alone is 4 bpp at 32x32."""
     images = [(c.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for c in crops]
     points = []
     for quality in JPEG_QUALITIES:
@@ -64,7 +67,8 @@ def jpeg_reference(crops: torch.Tensor) -> list[tuple[float, float]]:
         for im in images:
             buf = io.BytesIO()
             Image.fromarray(im).save(buf, format="JPEG", quality=quality, subsampling=2, optimize=True)
-            bpps.append(8 * buf.tell() / (im.shape[0] * im.shape[1]))
+            size = jpeg_payload(buf.getvalue()) if payload else buf.tell()
+            bpps.append(8 * size / (im.shape[0] * im.shape[1]))
             scores.append(ms_ssim_rgb(im, np.asarray(Image.open(buf).convert("RGB"))))
         points.append((float(np.mean(bpps)), float(np.mean(scores))))
     return points
