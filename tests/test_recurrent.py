@@ -115,6 +115,27 @@ def test_diffusion_steps_come_from_the_model_and_change_the_image(tmp_path, engi
     assert not np.array_equal(decoded, engine.decode(b.params, b.segments, 56, 40))
 
 
+def test_iteration_readouts_start_at_zero_and_act_on_their_own_iteration() -> None:
+    """``iteration_readout``: iteration ``t`` adds its own readout of its
+    codes; zero at the start (a run can begin from a shared-readout model),
+    and one iteration's readout changes that iteration on, not earlier ones."""
+    torch.manual_seed(0)
+    config = {"n": 16, "m": 24, "hidden": 16, "bits": 8, "iteration_gain": True, "reconstruction": "latent",
+              "code_readout": True}
+    shared = RecurrentCodec(**config).eval()
+    own = RecurrentCodec(**config, iteration_readout=True).eval()
+    own.load_state_dict(shared.state_dict(), strict=False)
+    assert own.config()["iteration_readout"] and "iteration_readout" not in shared.config()
+    x = torch.rand(1, 3, 32, 48)
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(shared(x, 4), own(x, 4)))
+        own.code_readouts[2].weight.normal_(0, 0.1)
+        changed = [not torch.equal(a, b) for a, b in zip(shared(x, 4), own(x, 4))]
+    assert changed == [False, False, True, True]
+    with pytest.raises(ValueError, match="iteration_readout needs code_readout"):
+        RecurrentCodec(reconstruction="latent", iteration_readout=True)
+
+
 def test_unknown_reconstruction_is_refused() -> None:
     with pytest.raises(ValueError, match="reconstruction"):
         RecurrentCodec(reconstruction="pixels")

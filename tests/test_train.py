@@ -43,7 +43,7 @@ def photos(tmp_path_factory):
         ("transform", ["--patch", "32", "--thumbnails"]),
         ("recurrent", ["--patch", "32", "--iterations", "2", "--prime", "1"]),
         ("recurrent", ["--patch", "32", "--iterations", "2", "--iteration-gain", "--reconstruction", "latent",
-                       "--code-readout", "--encoder-input", "latent", "--latent-pull", "1"]),
+                       "--code-readout", "--iteration-readout", "--encoder-input", "latent", "--latent-pull", "1"]),
     ],
 )
 def test_train_resume_export_and_save(photos, tmp_path, capsys, family, extra) -> None:

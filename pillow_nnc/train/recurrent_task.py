@@ -56,8 +56,10 @@ class RecurrentTask:
         if any(k.startswith("enc_rnn.") for k in tensors):
             # A model without iteration gains can start a scaled-additive one.
             missing, unexpected = self.model.load_state_dict(tensors, strict=False)
-            # Likewise a latent model without a code readout (it starts at zero).
-            if unexpected or set(missing) - {"log_iteration_gain", "code_readout.weight", "code_readout.bias"}:
+            # Likewise a latent model without a code readout, or without
+            # per-iteration readouts (they start at zero).
+            fresh = {k for k in missing if k.startswith("code_readouts.")}
+            if unexpected or set(missing) - fresh - {"log_iteration_gain", "code_readout.weight", "code_readout.bias"}:
                 msg = f"{path}: recurrent model of another shape ({sorted(missing + unexpected)[:4]})"
                 raise ValueError(msg)
             self.gains_loaded = "log_iteration_gain" in tensors
