@@ -54,7 +54,8 @@ def test_train_resume_export_and_save(photos, tmp_path, capsys, family, extra) -
     # Resumed without the family and model options: they come from the checkpoint
     # (and a conflicting one is reported and ignored).
     conflict = ["--diffusion", "2"] if family == "recurrent" else []
-    loop.main([*common[2:8], "--patch", extra[1], "--iterations", "2", "--steps", "3", *conflict])
+    thumbnails = [a for a in extra if a == "--thumbnails"]  # a data setting: given again on resuming
+    loop.main([*common[2:8], "--patch", extra[1], "--iterations", "2", "--steps", "3", *conflict, *thumbnails])
     assert ("--diffusion 2 ignored" in capsys.readouterr().out) == bool(conflict)
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     vals = [r for r in log if "val" in r]
@@ -72,6 +73,7 @@ def test_train_resume_export_and_save(photos, tmp_path, capsys, family, extra) -
     export.export(out / "checkpoint.pt", weights, "test-model", photos)
     record = json.loads(weights.with_suffix(".json").read_text())
     assert record["step"] == 3 and record["config"] == state["config"]
+    assert record["settings"]["thumbnails"] == str(bool(thumbnails))
     im = Image.open(next(photos.glob("*.png"))).crop((0, 0, 40, 24))
     decoded = nnc_decode(nnc_encode(im, weights=str(weights)))
     assert decoded.size == (40, 24)

@@ -6,7 +6,8 @@ The file holds the float networks in fp16 and everything the entropy
 decoder needs as integers: for a transform model the integer
 hyper-synthesis, the Gaussian ladder tables, the rung of each hyper-latent
 channel and the importance-map tables (one per integer quality level,
-counted on the held-out training photos); for a recurrent model the
+counted on the held-out training photos, or on their thumbnails for a
+model trained on thumbnails); for a recurrent model the
 context tables of its binary codes (counted on training photos). Both get a quality -> level table calibrated
 against JPEG. No optimizer state, no pickle.
 """
@@ -32,7 +33,7 @@ from ..entropy.scales import LOG_STEP, NUM_SCALES, SCALE_MIN
 from ..entropy.tables import gaussian_tables, quantize_pmf
 from ..metrics import ms_ssim_rgb
 from ..models.transform import LEVELS, TransformCodec
-from .data import centre_crop, is_validation, list_images, load_rgb, validation_crops
+from .data import centre_crop, is_validation, list_images, load_rgb, validation_crops, validation_thumbnails
 from .loop import DEFAULT_DATA, to_batch
 
 
@@ -133,7 +134,13 @@ def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
     state = torch.load(checkpoint, weights_only=False)
     family = state.get("family", "transform")
     paths = [p for p in list_images(data) if is_validation(p, data)]
-    raw = validation_crops([load_rgb(p, 512) for p in paths])
+    held_out = [load_rgb(p, 512) for p in paths]
+    settings = state.get("args", {})
+    # A model trained on thumbnails gets its tables and quality map from thumbnails.
+    if settings.get("thumbnails") == "True":
+        raw = validation_thumbnails(held_out, int(settings["patch"]))
+    else:
+        raw = validation_crops(held_out)
     metadata = {"family": family, "name": name, "config": json.dumps(state["config"]), "quality_levels": "[]",
                 "training": json.dumps({"step": state["step"], "cpu_hours": state["cpu_seconds"] / 3600})}
     if family == "transform":
