@@ -90,3 +90,22 @@ def test_transparency_key_becomes_alpha(crop) -> None:
     im.save(buf, format="NNC")
     with Image.open(buf) as out:
         assert out.mode == "RGBA" and out.getpixel((0, 0))[3] == 0
+
+
+def test_tiny_images_get_the_thumbnail_model_and_larger_ones_the_default(sample_rgb) -> None:
+    """The registry's ``small`` model codes images up to its ``max_side``
+    (longer side); larger ones get the family's default."""
+    small = zoo._registry()["small"]
+    side = small["max_side"]
+
+    def model_of(w: int, h: int, **params) -> int:
+        buf = io.BytesIO()
+        Image.fromarray(sample_rgb[100 : 100 + h, 180 : 180 + w].copy()).save(buf, format="NNC", **params)
+        with Image.open(io.BytesIO(buf.getvalue())) as im:
+            im.load()
+            assert im.size == (w, h)
+        return container.read_header(io.BytesIO(buf.getvalue())).model_id
+
+    assert small["transform"] != zoo.default_model("transform")
+    assert model_of(32, 32) == model_of(side, 7) == model_of(9, side, codec="transform") == small["transform"]
+    assert model_of(side + 1, 7) == model_of(64, 48) == zoo.default_model("transform")

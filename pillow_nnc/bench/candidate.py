@@ -9,7 +9,8 @@ with ``save(weights=...)``, decoded, and averaged per step as the benchmark
 does; the BD-rate (MS-SSIM in dB, and PSNR) is taken against the JPEG
 points of ``bench/results/results.json`` on the same images. On a thumbnail
 set (``--set thumbN``) it is taken against the header-less payload of every
-recorded codec, the thumbnail target.
+recorded codec, the thumbnail target; ``--against OTHER.safetensors`` adds
+the BD-rate against another model on the same images (real files both).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=24, help="first N Kodak images (JPEG is averaged over the same)")
     ap.add_argument("--set", default="kodak", help="kodak, or a thumbnail set of them (thumbN)")
     ap.add_argument("--results", type=Path, default=DEFAULT_OUT / "results.json", help="benchmark results with JPEG points")
+    ap.add_argument("--against", metavar="WEIGHTS", help="also the BD-rate against this model on the same images")
     args = ap.parse_args()
     paths = list_images(args.kodak)[: args.images]
     images = build_set(args.set, [(p.stem, load_rgb(p)) for p in paths])
@@ -83,11 +85,13 @@ def main() -> None:
     recorded = json.loads(args.results.read_text())["points"]
     curve = evaluate(args.weights, images)
     print(json.dumps({"weights": args.weights, "set": args.set, "images": len(images), "curve": curve}, indent=1))
-    for anchor in anchors:
-        points = anchor_curve(recorded, anchor, args.set, {i.name for i in images}, bpp_key)
+    references = [(f"{a}{' payload' if thumbnails else ''}",
+                   anchor_curve(recorded, a, args.set, {i.name for i in images}, bpp_key)) for a in anchors]
+    if args.against:
+        references.append((args.against, evaluate(args.against, images)))
+    for label, points in references:
         for metric, key in (("MS-SSIM (dB)", "msssim"), ("PSNR", "psnr")):
             f = msssim_db if key == "msssim" else float
-            label = f"{anchor}{' payload' if thumbnails else ''}"
             try:
                 bd = bd_rate([p["bpp"] for p in points], [f(p[key]) for p in points],
                              [p["bpp"] for p in curve], [f(p[key]) for p in curve])
