@@ -255,3 +255,25 @@ def test_context_study_sees_what_predicts_the_codes():
         assert set(bits) == {"iteration+channel", "+previous iteration", "shipped", "+causal neighbours",
                              "+previous-iteration neighbours"}
         assert bits[helped] < 0.9 * bits[against]
+
+
+def test_candidate_check_measures_real_files_and_averages_complete_anchors(sample_rgb) -> None:
+    """``bench.candidate``: one row per rate step from real files (rate rising
+    with the level), and anchor curves only from qualities measured on every image."""
+    from pillow_nnc import zoo
+    from pillow_nnc.bench.candidate import anchor_curve, evaluate
+    from pillow_nnc.bench.sets import make_item
+
+    items = [make_item(f"i{k}", Image.fromarray(sample_rgb[k * 40 : k * 40 + 32, 100:132].copy())) for k in range(2)]
+    weights = zoo._weights_dir() / zoo.released()[zoo.default_model("transform", 32, 32)]["file"]
+    rows = evaluate(str(weights), items)
+    assert len(rows) == 8 and all(a["bpp"] < b["bpp"] for a, b in zip(rows, rows[1:]))
+    assert all(0 < r["msssim"] <= 1 for r in rows)
+
+    def point(image, quality, bpp):
+        return {"codec": "jpeg", "set": "thumb32", "image": image, "quality": quality,
+                "bpp": bpp, "payload_bpp": bpp / 2, "psnr": 30.0, "msssim": 0.9}
+
+    recorded = [point("i0", 10, 1.0), point("i1", 10, 3.0), point("i0", 20, 5.0)]  # quality 20 lacks i1
+    assert anchor_curve(recorded, "jpeg", "thumb32", {"i0", "i1"}, "payload_bpp") == [
+        {"bpp": 1.0, "psnr": 30.0, "msssim": 0.9}]
