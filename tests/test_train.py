@@ -98,6 +98,22 @@ def test_recurrent_run_can_start_from_transform_weights(photos, tmp_path) -> Non
     assert state["step"] == 1 and "enc_rnn.w_h.weight" in state["model"]
 
 
+def test_frozen_decoder_run_trains_only_the_encoder(photos, tmp_path) -> None:
+    """``--freeze-decoder``: the synthesis taken from a transform model stays
+    bit for bit while the analysis learns."""
+    from pillow_nnc import zoo
+    from pillow_nnc.train.objective import float_tensors
+
+    path = zoo._weights_dir() / zoo.released()[zoo.default_model("transform")]["file"]
+    start = float_tensors(str(path))
+    out = tmp_path / "enc"
+    loop.main(["--family", "recurrent", "--data", str(photos), "--out", str(out), "--batch", "1", "--patch", "32",
+               "--iterations", "2", "--steps", "3", "--threads", "1", "--init-from", str(path), "--freeze-decoder"])
+    model = torch.load(out / "checkpoint.pt", weights_only=False)["model"]
+    assert all(torch.equal(model[k], start[k]) for k in start if k.startswith("g_s."))
+    assert not all(torch.equal(model[k], start[k]) for k in start if k.startswith("g_a."))
+
+
 def test_smooth_patches_come_at_their_share_and_are_smooth() -> None:
     """``--smooth``: the sampler mixes in flat and blurred patches (which
     hard-patch sampling leaves out) at the share asked for."""

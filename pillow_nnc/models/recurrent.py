@@ -197,6 +197,15 @@ class RecurrentCodec(nn.Module):
         changed = {k: v for k, v in self.options().items() if v != self.OPTION_DEFAULTS[k]}
         return {"n": self.n, "m": self.m, "hidden": self.hidden, "bits": self.bits, **changed}
 
+    def decoder_parameters(self) -> list[nn.Parameter]:
+        """Everything the decoder uses (spec 7.2): training only the rest
+        changes what an encoder emits but not how files decode."""
+        modules = [self.dec_rnn, self.readout, self.g_s, self.code_readouts]
+        if self.code_readout is not None:
+            modules.append(self.code_readout)
+        params = [p for module in modules for p in module.parameters()] + [self.log_out_gain]
+        return params + ([self.log_iteration_gain] if self.iteration_gain else [])
+
     def gru_steps(self, t: int, prime: int) -> int:
         """GRU steps at iteration ``t`` (from 0): 1, plus the priming steps on
         the first iteration and the model's diffusion steps on later ones (spec 7.2)."""

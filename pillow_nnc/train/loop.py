@@ -73,6 +73,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="latent models: a direct path from each iteration's codes to its latent increment")
     rc.add_argument("--iteration-readout", action="store_true",
                     help="code-readout models: each iteration adds its own 3x3 readout of its codes (fixed at the first step)")
+    rc.add_argument("--freeze-decoder", action="store_true",
+                    help="train the encoder only: the decoder of the start model (and how its files decode) stays as it is")
     rc.add_argument("--diffusion", type=int, default=0,
                     help="extra GRU steps on every iteration after the first (Johnston 2018; fixed at the first step)")
     rc.add_argument("--encoder-input", choices=("image", "latent"), default="image",

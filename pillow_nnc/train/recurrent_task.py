@@ -43,6 +43,9 @@ class RecurrentTask:
         self.prime = args.prime
         self.stochastic = args.binarizer == "stochastic"
         self.latent_pull = args.latent_pull
+        if args.freeze_decoder:
+            for p in self.model.decoder_parameters():
+                p.requires_grad_(False)
         self.gains_loaded = False  # a start model with trained gains skips calibration
 
     def config(self) -> dict:
