@@ -144,3 +144,10 @@ def validation_crops(images: list[np.ndarray], size: int = 256) -> np.ndarray:
 def validation_thumbnails(images: list[np.ndarray], size: int) -> np.ndarray:
     """Centre-square thumbnails of the held-out images, made as the benchmark's sets are."""
     return np.stack([np.asarray(thumbnail(Image.fromarray(im), size)) for im in images])
+
+
+def validation_set(images: list[np.ndarray], patch: int, thumbnails: bool) -> np.ndarray:
+    """What a run validates on, and what its export measures tables and the
+    quality map on: the held-out photos' centre crops, or for a run on
+    thumbnails their thumbnails at the patch size."""
+    return validation_thumbnails(images, patch) if thumbnails else validation_crops(images)

@@ -33,7 +33,7 @@ from ..entropy.scales import LOG_STEP, NUM_SCALES, SCALE_MIN
 from ..entropy.tables import gaussian_tables, quantize_pmf
 from ..metrics import ms_ssim_rgb
 from ..models.transform import LEVELS, TransformCodec
-from .data import centre_crop, is_validation, list_images, load_rgb, validation_crops, validation_thumbnails
+from .data import centre_crop, is_validation, list_images, load_rgb, validation_set
 from .loop import DEFAULT_DATA, to_batch
 
 
@@ -134,13 +134,9 @@ def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
     state = torch.load(checkpoint, weights_only=False)
     family = state.get("family", "transform")
     paths = [p for p in list_images(data) if is_validation(p, data)]
-    held_out = [load_rgb(p, 512) for p in paths]
     settings = state.get("args", {})
-    # A model trained on thumbnails gets its tables and quality map from thumbnails.
-    if settings.get("thumbnails") == "True":
-        raw = validation_thumbnails(held_out, int(settings["patch"]))
-    else:
-        raw = validation_crops(held_out)
+    held_out = [load_rgb(p, 512) for p in paths]
+    raw = validation_set(held_out, int(settings.get("patch", 0)), settings.get("thumbnails") == "True")
     metadata = {"family": family, "name": name, "config": json.dumps(state["config"]), "quality_levels": "[]",
                 "training": json.dumps({"step": state["step"], "cpu_hours": state["cpu_seconds"] / 3600})}
     if family == "transform":

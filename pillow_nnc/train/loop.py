@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import PatchSampler, is_validation, list_images, load_rgb, validation_crops, validation_thumbnails
+from .data import PatchSampler, is_validation, list_images, load_rgb, validation_set
 from .objective import bd_vs, file_metadata, jpeg_reference
 from .recurrent_task import RecurrentTask
 from .transform_task import TransformTask
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.time()
     train_im = [load_rgb(p) for p in paths if not is_validation(p, args.data)]
     val_im = [load_rgb(p, 512) for p in paths if is_validation(p, args.data)]
-    crops = to_batch(validation_thumbnails(val_im, args.patch) if args.thumbnails else validation_crops(val_im))
+    crops = to_batch(validation_set(val_im, args.patch, args.thumbnails))
     jpeg = jpeg_reference(crops, payload=args.thumbnails)
     print(f"{task.family}: {len(train_im)} training / {len(val_im)} validation images "
           f"({len(crops)} crops) loaded in {time.time() - t0:.0f} s", flush=True)
