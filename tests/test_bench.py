@@ -277,3 +277,18 @@ def test_candidate_check_measures_real_files_and_averages_complete_anchors(sampl
     recorded = [point("i0", 10, 1.0), point("i1", 10, 3.0), point("i0", 20, 5.0)]  # quality 20 lacks i1
     assert anchor_curve(recorded, "jpeg", "thumb32", {"i0", "i1"}, "payload_bpp") == [
         {"bpp": 1.0, "psnr": 30.0, "msssim": 0.9}]
+
+
+def test_recurrent_studies_take_a_candidate_model(image_dir) -> None:
+    """bench.sabr/bench.entropy study the default recurrent model, or with
+    ``--weights`` a candidate file (registered under its own custom id)."""
+    from pillow_nnc import zoo
+    from pillow_nnc.bench.entropy import study_parser, study_setup
+
+    released = zoo.released()[zoo.default_model("recurrent")]
+    path = str(zoo._weights_dir() / released["file"])
+    for argv, custom in (([], False), (["--weights", path], True)):
+        args = study_parser("study", "sabr").parse_args(["--kodak", str(image_dir), "--threads", "1", *argv])
+        model_id, engine, images = study_setup(args)
+        assert (model_id >= zoo.CUSTOM_BASE) == custom
+        assert engine.family == "recurrent" and len(images) == 2

@@ -104,13 +104,15 @@ def study_parser(description: str, out: str) -> argparse.ArgumentParser:
     ap.add_argument("--images", type=int, default=24)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT / out)
+    ap.add_argument("--weights", help="a recurrent weights file to study instead of the default model (a candidate)")
     return ap
 
 
 def study_setup(args: argparse.Namespace) -> tuple[int, zoo.Engine, dict[str, np.ndarray]]:
-    """Thread count set; the default recurrent model's id and engine; the Kodak images."""
+    """Thread count set; the id and engine of the studied recurrent model
+    (``--weights``, else the default); the Kodak images."""
     torch.set_num_threads(args.threads)
-    model_id = zoo.default_model("recurrent")
+    model_id = zoo.add_weights(args.weights) if args.weights else zoo.default_model("recurrent")
     return model_id, zoo.engine(model_id), load_arrays(args.kodak, args.images)
 
 

@@ -3,7 +3,9 @@ same model with ``sabr=False``: rate-distortion on Kodak, what SABR costs in
 encoding time, whether block seams appear, and the saving on images of low
 visual complexity; plus a picture of one rate map.
 
-``python -m pillow_nnc.bench.sabr [--kodak DIR] [--images N] [--out bench/results/sabr]``
+``python -m pillow_nnc.bench.sabr [--kodak DIR] [--images N] [--out bench/results/sabr] [--weights FILE]``
+
+``--weights`` studies a candidate recurrent model instead of the default one.
 
 Every size is a whole file as ``save()`` writes it (header, rate map and
 segment framing included; no metadata). Curves run over every iteration
@@ -98,11 +100,11 @@ def bd(curves: dict) -> dict:
     return out
 
 
-def encode_time(images: dict[str, np.ndarray]) -> dict:
+def encode_time(images: dict[str, np.ndarray], weights: str | None) -> dict:
     """Seconds per image for ``save()`` at the default quality, both modes."""
     out = {}
     for m in ("sabr", "uniform"):
-        opts = codec.EncodeOptions(codec="recurrent", sabr=m == "sabr")
+        opts = codec.EncodeOptions(codec="recurrent", sabr=m == "sabr", weights=weights)
         start = time.perf_counter()
         for rgb in images.values():
             codec.encode(rgb, "RGB", opts)
@@ -122,11 +124,11 @@ def main() -> None:
         curves = measure(engine, model_id, images, args.tolerance)
         results["sets"][name] = {"images": list(images), "curves": curves, "bd_rate_pct": bd(curves)}
         print(name, results["sets"][name]["bd_rate_pct"], flush=True)
-    results["encode_s_per_kodak_image"] = encode_time(kodak)
+    results["encode_s_per_kodak_image"] = encode_time(kodak, args.weights)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.picture in kodak:
         rgb = kodak[args.picture]
-        data = codec.encode(rgb, "RGB", codec.EncodeOptions(codec="recurrent"))
+        data = codec.encode(rgb, "RGB", codec.EncodeOptions(codec="recurrent", weights=args.weights))
         rate_map_picture(data).save(args.out / f"ratemap-{args.picture}.png")
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (args.out / "results.md").write_text(report(results))
