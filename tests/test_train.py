@@ -98,6 +98,23 @@ def test_recurrent_run_can_start_from_transform_weights(photos, tmp_path) -> Non
     assert state["step"] == 1 and "enc_rnn.w_h.weight" in state["model"]
 
 
+def test_iteration_gains_start_finite_and_at_least_one() -> None:
+    """Calibrating the gains of a fresh latent model (random decoder, whose
+    increments grow the residual) gives finite gains of at least 1, not the
+    shrinking gains that ended in NaN."""
+    from pillow_nnc.train.recurrent_task import RecurrentTask
+
+    args = loop.parse_args(["--family", "recurrent", "--reconstruction", "latent", "--code-readout",
+                            "--iteration-gain", "--iterations", "2", "--no-bf16"])
+    torch.manual_seed(0)
+    task = RecurrentTask(args)
+    with torch.no_grad():  # a decoder whose increments are far too large
+        task.model.log_out_gain.fill_(5.0)
+    task.calibrate(torch.rand(2, 3, 32, 32))
+    gains = task.model.log_iteration_gain.exp()
+    assert torch.isfinite(gains).all() and (gains >= 1).all()
+
+
 def test_frozen_decoder_run_trains_only_the_encoder(photos, tmp_path) -> None:
     """``--freeze-decoder``: the synthesis taken from a transform model stays
     bit for bit while the analysis learns."""
