@@ -292,3 +292,28 @@ def test_recurrent_studies_take_a_candidate_model(image_dir) -> None:
         model_id, engine, images = study_setup(args)
         assert (model_id >= zoo.CUSTOM_BASE) == custom
         assert engine.family == "recurrent" and len(images) == 2
+
+
+def test_sabr_study_averages_images_and_reports_each() -> None:
+    """bench.sabr: the set's curve is the mean of the images' rows at each
+    iteration count, and the report gives every image's own BD-rate."""
+    from pillow_nnc.bench import sabr
+
+    def rows(bpp: list[float], quality: list[float]) -> list[dict]:
+        return [{"bpp": b, "psnr": 20 + 10 * q, "msssim": q, "map_bytes": 0.0, "mean_iterations": float(n + 1),
+                 "seam_excess": 0.0, "edge_pixels": 0, "iterations": n + 1} for n, (b, q) in enumerate(zip(bpp, quality))]
+
+    quality = [0.90, 0.95, 0.97, 0.98]
+    per_image = {
+        "a": {"uniform": rows([0.1, 0.2, 0.3, 0.4], quality), "sabr": rows([0.05, 0.1, 0.15, 0.2], quality)},
+        "b": {"uniform": rows([0.3, 0.4, 0.5, 0.6], quality), "sabr": rows([0.3, 0.4, 0.5, 0.6], quality)},
+    }
+    curves = sabr.average(per_image)
+    assert [p["bpp"] for p in curves["uniform"]] == pytest.approx([0.2, 0.3, 0.4, 0.5])
+    assert [p["iterations"] for p in curves["sabr"]] == [1, 2, 3, 4]
+    each = {name: sabr.bd(c) for name, c in per_image.items()}
+    assert each["a"]["msssim"] == pytest.approx(-50.0, abs=0.5) and each["b"]["msssim"] == pytest.approx(0.0, abs=1e-6)
+    results = {"model_id": 6, "tolerance": 0.0025, "threads": 1, "encode_s_per_kodak_image": {"sabr": 2.0, "uniform": 1.0},
+               "sets": {"low": {"images": ["a", "b"], "curves": curves, "bd_rate_pct": sabr.bd(curves),
+                                "bd_rate_pct_per_image": each}}}
+    assert "Per image (MS-SSIM): a -50.0%, b +0.0%" in sabr.report(results)

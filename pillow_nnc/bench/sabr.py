@@ -9,7 +9,9 @@ visual complexity; plus a picture of one rate map.
 
 Every size is a whole file as ``save()`` writes it (header, rate map and
 segment framing included; no metadata). Curves run over every iteration
-count of the default recurrent model (the rate steps ``quality`` maps to).
+count of the default recurrent model (the rate steps ``quality`` maps to);
+BD-rates are given for each set's mean curve and for every image's own
+(a set's mean hides an image where SABR saves a lot or loses).
 
 Seams: at every 16-pixel block edge between two blocks that stopped at
 different iterations, the mean absolute step across the edge in the decoded
@@ -60,12 +62,13 @@ def excess_step(decoded: np.ndarray, original: np.ndarray, counts: np.ndarray) -
 
 
 def measure(engine, model_id: int, images: dict[str, np.ndarray], tolerance: float) -> dict:
-    """Per mode and iteration count: mean bpp, PSNR, MS-SSIM, rate-map bytes
-    and seam excess over ``images``."""
+    """Per image, mode and iteration count: bpp, PSNR, MS-SSIM, rate-map
+    bytes and seam excess (:func:`average` takes the mean over images)."""
     steps = range(1, engine.max_iterations + 1)
     modes = {"sabr": tolerance, "uniform": None}
-    rows = {m: {n: [] for n in steps} for m in modes}
+    per_image = {}
     for name, rgb in images.items():
+        rows = per_image[name] = {m: [] for m in modes}
         state = engine.analyse(rgb)
         for n in steps:
             files = {m: whole_file(model_id, rgb, engine.encode(state, engine.level_of_iterations(n), "local", tol))
@@ -77,15 +80,21 @@ def measure(engine, model_id: int, images: dict[str, np.ndarray], tolerance: flo
             for m, data in files.items():
                 out = _decode(data)
                 seam, edge_pixels = excess_step(out, rgb, counts)
-                rows[m][n].append({
+                rows[m].append({
                     "bpp": 8 * len(data) / (rgb.shape[0] * rgb.shape[1]), "psnr": psnr(rgb, out),
                     "msssim": ms_ssim_rgb(rgb, out), "map_bytes": len(container.read_header(io.BytesIO(data)).rate_map or b""),
                     "mean_iterations": float(counts.mean()) if m == "sabr" else float(n),
-                    "seam_excess": seam, "edge_pixels": edge_pixels,
+                    "seam_excess": seam, "edge_pixels": edge_pixels, "iterations": n,
                 })
         print(f"{name}: done", flush=True)
-    return {m: [{k: float(np.mean([r[k] for r in rows[m][n]])) for k in rows[m][n][0]} | {"iterations": n} for n in steps]
-            for m in modes}
+    return per_image
+
+
+def average(per_image: dict) -> dict:
+    """Per mode and iteration count, the mean of :func:`measure`'s rows over the images."""
+    first = next(iter(per_image.values()))
+    return {m: [{k: float(np.mean([curves[m][i][k] for curves in per_image.values()])) for k in row}
+                | {"iterations": row["iterations"]} for i, row in enumerate(first[m])] for m in first}
 
 
 def bd(curves: dict) -> dict:
@@ -121,8 +130,10 @@ def main() -> None:
     model_id, engine, kodak = study_setup(args)
     results = {"model_id": model_id, "threads": args.threads, "tolerance": args.tolerance, "sets": {}}
     for name, images in (("low-complexity", low_complexity()), ("kodak", kodak)):
-        curves = measure(engine, model_id, images, args.tolerance)
-        results["sets"][name] = {"images": list(images), "curves": curves, "bd_rate_pct": bd(curves)}
+        per_image = measure(engine, model_id, images, args.tolerance)
+        curves = average(per_image)
+        results["sets"][name] = {"images": list(images), "curves": curves, "bd_rate_pct": bd(curves),
+                                 "bd_rate_pct_per_image": {image: bd(c) for image, c in per_image.items()}}
         print(name, results["sets"][name]["bd_rate_pct"], flush=True)
     results["encode_s_per_kodak_image"] = encode_time(kodak, args.weights)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -144,8 +155,10 @@ def report(results: dict) -> str:
     for name, r in results["sets"].items():
         b = r["bd_rate_pct"]
         fmt = lambda v: f"{v:+.1f}%" if isinstance(v, float) else v  # noqa: E731
+        each = ", ".join(f"{image} {fmt(v['msssim'])}" for image, v in r["bd_rate_pct_per_image"].items())
         lines += [f"## {name} ({len(r['images'])} images)", "",
                   f"BD-rate: MS-SSIM {fmt(b['msssim'])}, PSNR {fmt(b['psnr'])}", "",
+                  f"Per image (MS-SSIM): {each}", "",
                   "| iterations | uniform bpp | uniform MS-SSIM | uniform PSNR | SABR bpp | SABR MS-SSIM | SABR PSNR "
                   "| mean iterations | map bytes | seam excess SABR / uniform |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
