@@ -133,7 +133,8 @@ def main() -> None:
         per_image = measure(engine, model_id, images, args.tolerance)
         curves = average(per_image)
         results["sets"][name] = {"images": list(images), "curves": curves, "bd_rate_pct": bd(curves),
-                                 "bd_rate_pct_per_image": {image: bd(c) for image, c in per_image.items()}}
+                                 "bd_rate_pct_per_image": {image: bd(c) for image, c in per_image.items()},
+                                 "curves_per_image": per_image}
         print(name, results["sets"][name]["bd_rate_pct"], flush=True)
     results["encode_s_per_kodak_image"] = encode_time(kodak, args.weights)
     args.out.mkdir(parents=True, exist_ok=True)
