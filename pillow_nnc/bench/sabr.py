@@ -9,7 +9,7 @@ visual complexity; plus a picture of one rate map.
 
 Every size is a whole file as ``save()`` writes it (header, rate map and
 segment framing included; no metadata). Curves run over every iteration
-count of the default recurrent model (the rate steps ``quality`` maps to);
+count of the studied recurrent model (the rate steps ``quality`` maps to);
 BD-rates are given for each set's mean curve and for every image's own
 (a set's mean hides an image where SABR saves a lot or loses).
 
