@@ -170,6 +170,38 @@ def test_latent_pull_adds_a_term_toward_the_target() -> None:
     assert losses[1.0] != losses[0.0]
 
 
+def test_late_weight_tilts_the_loss_toward_later_iterations() -> None:
+    """``--late-weight W``: iteration weights rise linearly to 1 + W times the
+    first's and average 1, so W = 0 is the plain mean of the log distortions,
+    and the loss with W > 0 is that weighted mean."""
+    import random
+
+    from pillow_nnc.train.objective import distortion
+    from pillow_nnc.train.recurrent_task import MSE_WEIGHT, RecurrentTask, iteration_weights
+
+    torch.testing.assert_close(iteration_weights(4, 0.0), torch.ones(4))
+    w = iteration_weights(5, 3.0)
+    torch.testing.assert_close(w.mean(), torch.tensor(1.0))
+    torch.testing.assert_close(w[-1] / w[0], torch.tensor(4.0))
+    assert (w.diff() > 0).all()
+    with pytest.raises(SystemExit):
+        loop.parse_args(["--late-weight", "-1"])
+
+    args = loop.parse_args(["--family", "recurrent", "--iterations", "3", "--binarizer", "sign", "--no-bf16"])
+    x = torch.rand(2, 3, 32, 32)
+    losses = {}
+    for late in (0.0, 2.0):
+        args.late_weight = late
+        torch.manual_seed(0)
+        task = RecurrentTask(args)
+        with torch.no_grad():
+            losses[late], _ = task.loss(x, random.Random(0))
+            steps = task.model.unroll(x, task.model.target(x), 3, prime=task.prime, stochastic=False)
+    log_d = torch.stack([distortion(o, x, MSE_WEIGHT) for _, o in steps]).log().mean(1)
+    torch.testing.assert_close(losses[0.0], log_d.mean(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(losses[2.0], (iteration_weights(3, 2.0) * log_d).mean(), rtol=1e-4, atol=1e-4)
+
+
 def test_thumbnail_patches_are_whole_photos_shrunk() -> None:
     """``--thumbnails``: every patch is 60-100% of a photo's short side shrunk
     to the patch size (so each shows all four quadrants of this photo, which a

@@ -81,11 +81,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="latent models: encode the image residual, or the latent residual g_a(x) - Y (fixed at the first step)")
     rc.add_argument("--latent-pull", type=float, default=0.0,
                     help="latent-residual models: weight of a loss term pulling each iteration's latent toward the target g_a(x)")
+    rc.add_argument("--late-weight", type=float, default=0.0,
+                    help="weight the loss of the last iteration 1 + W times the first's, rising linearly between")
     args = ap.parse_args(argv)
     if args.patch % 16:
         ap.error("--patch must be a multiple of 16")
     if not 0 <= args.smooth <= 1:
         ap.error("--smooth must be a share between 0 and 1")
+    if args.late_weight < 0:
+        ap.error("--late-weight must be 0 or more")
     return args
 
 
