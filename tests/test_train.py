@@ -149,22 +149,29 @@ def test_smooth_patches_come_at_their_share_and_are_smooth() -> None:
         loop.parse_args(["--smooth", "1.5"])
 
 
-def test_latent_pull_adds_a_term_toward_the_target() -> None:
-    """``--latent-pull W``: a latent-residual model's loss gains W times the
-    mean log relative distance of each iteration's latent to the target."""
+def _losses_with(options: list[str], option: str, values: tuple[float, ...], x: torch.Tensor):
+    """Recurrent training losses on ``x`` for each value of one option (the
+    same initial weights each time), the last loss's stats, and the last task."""
     import random
 
     from pillow_nnc.train.recurrent_task import RecurrentTask
 
-    args = loop.parse_args(["--family", "recurrent", "--reconstruction", "latent", "--encoder-input", "latent",
-                            "--iterations", "2", "--no-bf16"])
-    x = torch.rand(2, 3, 32, 32)
+    args = loop.parse_args(["--family", "recurrent", "--no-bf16", *options])
     losses = {}
-    for pull in (0.0, 1.0):
-        args.latent_pull = pull
+    for value in values:
+        setattr(args, option, value)
         torch.manual_seed(0)
         task = RecurrentTask(args)
-        losses[pull], stats = task.loss(x, random.Random(0))
+        losses[value], stats = task.loss(x, random.Random(0))
+    return (losses, stats), task
+
+
+def test_latent_pull_adds_a_term_toward_the_target() -> None:
+    """``--latent-pull W``: a latent-residual model's loss gains W times the
+    mean log relative distance of each iteration's latent to the target."""
+    x = torch.rand(2, 3, 32, 32)
+    (losses, stats), _ = _losses_with(["--reconstruction", "latent", "--encoder-input", "latent", "--iterations", "2"],
+                                      "latent_pull", (0.0, 1.0), x)
     assert "latent" in stats and stats["latent"] > 0
     torch.testing.assert_close(losses[1.0] - losses[0.0], torch.tensor(stats["latent"]).log(), atol=0.5, rtol=0)
     assert losses[1.0] != losses[0.0]
@@ -174,10 +181,8 @@ def test_late_weight_tilts_the_loss_toward_later_iterations() -> None:
     """``--late-weight W``: iteration weights rise linearly to 1 + W times the
     first's and average 1, so W = 0 is the plain mean of the log distortions,
     and the loss with W > 0 is that weighted mean."""
-    import random
-
     from pillow_nnc.train.objective import distortion
-    from pillow_nnc.train.recurrent_task import MSE_WEIGHT, RecurrentTask, iteration_weights
+    from pillow_nnc.train.recurrent_task import MSE_WEIGHT, iteration_weights
 
     torch.testing.assert_close(iteration_weights(4, 0.0), torch.ones(4))
     w = iteration_weights(5, 3.0)
@@ -187,16 +192,10 @@ def test_late_weight_tilts_the_loss_toward_later_iterations() -> None:
     with pytest.raises(SystemExit):
         loop.parse_args(["--late-weight", "-1"])
 
-    args = loop.parse_args(["--family", "recurrent", "--iterations", "3", "--binarizer", "sign", "--no-bf16"])
     x = torch.rand(2, 3, 32, 32)
-    losses = {}
-    for late in (0.0, 2.0):
-        args.late_weight = late
-        torch.manual_seed(0)
-        task = RecurrentTask(args)
-        with torch.no_grad():
-            losses[late], _ = task.loss(x, random.Random(0))
-            steps = task.model.unroll(x, task.model.target(x), 3, prime=task.prime, stochastic=False)
+    with torch.no_grad():
+        (losses, _), task = _losses_with(["--iterations", "3", "--binarizer", "sign"], "late_weight", (0.0, 2.0), x)
+        steps = task.model.unroll(x, task.model.target(x), 3, prime=task.prime, stochastic=False)
     log_d = torch.stack([distortion(o, x, MSE_WEIGHT) for _, o in steps]).log().mean(1)
     torch.testing.assert_close(losses[0.0], log_d.mean(), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(losses[2.0], (iteration_weights(3, 2.0) * log_d).mean(), rtol=1e-4, atol=1e-4)
