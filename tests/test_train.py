@@ -163,15 +163,15 @@ def _losses_with(options: list[str], option: str, values: tuple[float, ...], x: 
         torch.manual_seed(0)
         task = RecurrentTask(args)
         losses[value], stats = task.loss(x, random.Random(0))
-    return (losses, stats), task
+    return losses, stats, task
 
 
 def test_latent_pull_adds_a_term_toward_the_target() -> None:
     """``--latent-pull W``: a latent-residual model's loss gains W times the
     mean log relative distance of each iteration's latent to the target."""
     x = torch.rand(2, 3, 32, 32)
-    (losses, stats), _ = _losses_with(["--reconstruction", "latent", "--encoder-input", "latent", "--iterations", "2"],
-                                      "latent_pull", (0.0, 1.0), x)
+    losses, stats, _ = _losses_with(["--reconstruction", "latent", "--encoder-input", "latent", "--iterations", "2"],
+                                    "latent_pull", (0.0, 1.0), x)
     assert "latent" in stats and stats["latent"] > 0
     torch.testing.assert_close(losses[1.0] - losses[0.0], torch.tensor(stats["latent"]).log(), atol=0.5, rtol=0)
     assert losses[1.0] != losses[0.0]
@@ -194,7 +194,7 @@ def test_late_weight_tilts_the_loss_toward_later_iterations() -> None:
 
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
-        (losses, _), task = _losses_with(["--iterations", "3", "--binarizer", "sign"], "late_weight", (0.0, 2.0), x)
+        losses, _, task = _losses_with(["--iterations", "3", "--binarizer", "sign"], "late_weight", (0.0, 2.0), x)
         steps = task.model.unroll(x, task.model.target(x), 3, prime=task.prime, stochastic=False)
     log_d = torch.stack([distortion(o, x, MSE_WEIGHT) for _, o in steps]).log().mean(1)
     torch.testing.assert_close(losses[0.0], log_d.mean(), rtol=1e-4, atol=1e-4)
