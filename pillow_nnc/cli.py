@@ -139,6 +139,7 @@ def file_info(path: Path) -> dict:
         "codec_params_meaning": _describe_params(header.model_id, header.codec_params),
         "header_bytes": header.size,
         "rate_map": _rate_map_summary(header),
+        "flat_blocks": _flat_count(header),
         "chunks": chunks,
         "segments": [{"index": i, "offset": s.offset, "bytes": len(s.data)} for i, s in enumerate(segments)],
         "truncated": truncated,
@@ -162,6 +163,18 @@ def _rate_map_summary(header: container.Header) -> dict[int, int] | None:
         return None
     values, freq = np.unique(counts, return_counts=True)
     return {int(v): int(f) for v, f in zip(values, freq)}
+
+
+def _flat_count(header: container.Header) -> int | None:
+    """How many blocks a recurrent file paints flat (None without a valid FLAT_BLOCKS chunk)."""
+    if header.flat_blocks is None:
+        return None
+    from .entropy.flat_blocks import decode_flat
+
+    try:
+        return int(decode_flat(header.flat_blocks, -(-header.height // 16), -(-header.width // 16))[0].sum())
+    except NncError:
+        return None
 
 
 def _describe_params(model_id: int, params: bytes) -> str | None:
@@ -199,6 +212,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     if info["rate_map"]:
         per = ", ".join(f"{n}: {count}" for n, count in info["rate_map"].items())
         print(f"  rate map: blocks per iteration count {{{per}}}")
+    if info["flat_blocks"]:
+        print(f"  flat blocks: {info['flat_blocks']} painted from their colours")
     print(f"  header: {info['header_bytes']} bytes; chunks: "
           + (", ".join(f"{k} ({n} bytes)" for k, n in info["chunks"].items()) or "none"))
     for s in info["segments"]:

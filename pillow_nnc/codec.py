@@ -198,7 +198,7 @@ def _encode_with(engine: zoo.Engine, header: Header, color: np.ndarray, opts: En
     def build(level: int, tolerance: float | None = SABR_TOLERANCE if sabr else None) -> list[bytes]:
         """The file at one rate level, as header + framed segments."""
         payload = engine.encode(features, level, opts.entropy, tolerance)
-        header.codec_params, header.rate_map = payload.params, payload.rate_map
+        header.codec_params, header.rate_map, header.flat_blocks = payload.params, payload.rate_map, payload.flat_blocks
         head = container.encode_header(header)
         return [head, *container.frame_segments(head, payload.segments)]
 
@@ -220,7 +220,8 @@ def _fit(
     """Best file within ``budget`` bytes: the highest rate level whose full
     file fits (then, with ``tolerances``, the largest file of the next level
     with one of them that still fits), else the longest segment prefix of
-    the lowest level."""
+    the lowest level (without spatially adaptive bit rates if the FLAT_BLOCKS
+    chunk alone makes its first segment too large)."""
     lo, hi, best = 0, 255, None
     while lo <= hi:
         mid = (lo + hi) // 2
@@ -236,6 +237,8 @@ def _fit(
                 return data if len(data) > len(best) else best
         return best
     parts = build(0)
+    if sum(map(len, parts[:2])) > budget:  # without SABR's flat blocks the lowest level may be smaller
+        parts = build(0, None)
     keep = 1
     while keep < len(parts) and sum(map(len, parts[: keep + 1])) <= budget:
         keep += 1
@@ -260,7 +263,9 @@ def decode(header: Header, data: bytes, allow_truncated: bool = False) -> np.nda
         return np.zeros((header.height, header.width, len(header.mode)), np.uint8)
     engine = zoo.engine(header.model_id)
     with _torch_threads():
-        rgb = engine.decode(header.codec_params, [s.data for s in segments], header.width, header.height, header.rate_map)
+        rgb = engine.decode(
+            header.codec_params, [s.data for s in segments], header.width, header.height, header.rate_map, header.flat_blocks
+        )
     if header.mode in ("L", "LA"):
         luma = rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
         rgb = np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., None]

@@ -42,6 +42,7 @@ CHUNKS = {
     0x81: "alpha",
     0x82: "rate_map",
     0x83: "side_info",
+    0x84: "flat_blocks",
 }
 
 
@@ -60,6 +61,7 @@ class Header:
     alpha: bytes | None = None
     rate_map: bytes | None = None
     side_info: bytes | None = None
+    flat_blocks: bytes | None = None
     size: int = 0
 
 
@@ -335,18 +337,28 @@ def read_segments(
     return segments, False
 
 
-def inflate_exact(data: bytes, size: int, what: str, holds: str) -> bytes:
-    """The zlib stream of a chunk (alpha plane, rate map), which must inflate
-    to exactly ``size`` bytes and end with the stream: ``NncError`` naming
-    ``what`` otherwise. Inflates at most ``size + 1`` bytes, so a tiny hostile
-    stream costs one plane of memory, never gigabytes (spec 3.2.1)."""
+def inflate_bounded(data: bytes, limit: int, what: str, holds: str) -> bytes:
+    """The zlib stream of a chunk, which must end with the stream and inflate
+    to at most ``limit`` bytes: ``NncError`` saying that ``what`` does not
+    hold ``holds`` otherwise.
+    Inflates at most ``limit + 1`` bytes, so a tiny hostile stream costs one
+    plane of memory, never gigabytes (spec 3.2.1)."""
     inflater = zlib.decompressobj()
     try:
-        raw = inflater.decompress(data, size + 1)  # one extra byte detects "too long"
+        raw = inflater.decompress(data, limit + 1)  # one extra byte detects "too long"
     except zlib.error as e:
         msg = f"nnc: corrupt {what} ({e})"
         raise NncError(msg) from None
-    if len(raw) != size or not inflater.eof or inflater.unused_data:
+    if len(raw) > limit or not inflater.eof or inflater.unused_data:
+        msg = f"nnc: {what} does not hold {holds}"
+        raise NncError(msg)
+    return raw
+
+
+def inflate_exact(data: bytes, size: int, what: str, holds: str) -> bytes:
+    """:func:`inflate_bounded` to exactly ``size`` bytes (alpha plane, rate map)."""
+    raw = inflate_bounded(data, size, what, f"exactly {holds}")
+    if len(raw) != size:
         msg = f"nnc: {what} does not hold exactly {holds}"
         raise NncError(msg)
     return raw

@@ -41,7 +41,8 @@ class Engine(Protocol):
     def encode(self, features: object, level_byte: int, entropy: str = "local", tolerance: float | None = None) -> Payload: ...
 
     def decode(
-        self, params: bytes, segments: list[bytes], width: int, height: int, rate_map: bytes | None = None
+        self, params: bytes, segments: list[bytes], width: int, height: int,
+        rate_map: bytes | None = None, flat_blocks: bytes | None = None,
     ) -> np.ndarray: ...
 
 

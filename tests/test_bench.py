@@ -300,7 +300,7 @@ def test_sabr_study_averages_images_and_reports_each() -> None:
     from pillow_nnc.bench import sabr
 
     def rows(bpp: list[float], quality: list[float]) -> list[dict]:
-        return [{"bpp": b, "psnr": 20 + 10 * q, "msssim": q, "map_bytes": 0.0, "mean_iterations": float(n + 1),
+        return [{"bpp": b, "psnr": 20 + 10 * q, "msssim": q, "map_bytes": 0.0, "mean_iterations": float(n + 1), "flat_share": 0.0,
                  "seam_excess": 0.0, "edge_pixels": 0, "iterations": n + 1} for n, (b, q) in enumerate(zip(bpp, quality))]
 
     quality = [0.90, 0.95, 0.97, 0.98]

@@ -47,6 +47,7 @@ def full_header(mode: str = "RGBA") -> Header:
         alpha=b"\x00\x80" if mode.endswith("A") else None,
         rate_map=b"rate",
         side_info=b"",
+        flat_blocks=b"flat",
     )
 
 
@@ -134,7 +135,7 @@ def test_round_trip_minimal(mode):
     assert data[5] & 0x04 == 0  # no extension block
 
 
-@pytest.mark.parametrize("name", ["exif", "icc_profile", "xmp", "rate_map", "side_info"])
+@pytest.mark.parametrize("name", ["exif", "icc_profile", "xmp", "rate_map", "side_info", "flat_blocks"])
 def test_round_trip_single_chunk(name):
     header = Header(3, 5, "RGB", 2, **{name: b"payload"})
     parsed, _, _ = parse(write(header, [b"z"]))

@@ -110,7 +110,7 @@ def test_decoded_symbols_do_not_depend_on_threads_or_bf16(crop) -> None:
     pixels are computed; only the float synthesis may differ."""
     engine = zoo.engine(zoo.default_model("transform"))
     rgb = np.asarray(crop.convert("RGB"))
-    params, segments, _ = engine.encode(engine.analyse(rgb), 160)
+    params, segments, *_ = engine.encode(engine.analyse(rgb), 160)
     h, w = -(-rgb.shape[0] // 16), -(-rgb.shape[1] // 16)
     z_shape = (engine.model.nz, -(-h // 4), -(-w // 4))
 

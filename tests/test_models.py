@@ -77,9 +77,10 @@ def test_reserved_critical_chunk_is_refused_not_ignored(crop) -> None:
             im.load()
 
 
-def test_transform_file_with_a_rate_map_is_corrupt(crop) -> None:
-    with Image.open(io.BytesIO(_with_chunk(crop, "rate_map"))) as im:
-        with pytest.raises(pillow_nnc.NncError, match="rate map"):
+@pytest.mark.parametrize("chunk", ["rate_map", "flat_blocks"])
+def test_transform_file_with_a_rate_map_or_flat_blocks_is_corrupt(crop, chunk) -> None:
+    with Image.open(io.BytesIO(_with_chunk(crop, chunk))) as im:
+        with pytest.raises(pillow_nnc.NncError, match="rate map or flat blocks"):
             im.load()
 
 

@@ -61,12 +61,12 @@ def test_scaled_additive_model_files_round_trip_and_cut_anywhere(tmp_path, engin
     assert gained.model.iteration_gain and not engine.model.iteration_gain
     rgb = _rgb(40, 56)
     state = gained.analyse(rgb)
-    params, segments, _ = gained.encode(state, 255)
+    params, segments, *_ = gained.encode(state, 255)
     assert len(segments) == MAX_ITERATIONS
     plain = engine.encode(engine.analyse(rgb), 255)
     assert not np.array_equal(gained.decode(params, segments, 56, 40), engine.decode(plain.params, plain.segments, 56, 40))
     for k in range(1, len(segments)):
-        p_k, s_k, _ = gained.encode(state, gained.level_of_iterations(k))
+        p_k, s_k, *_ = gained.encode(state, gained.level_of_iterations(k))
         np.testing.assert_array_equal(gained.decode(params, segments[:k], 56, 40), gained.decode(p_k, s_k, 56, 40))
 
 
@@ -87,7 +87,7 @@ def test_latent_model_files_round_trip_cut_anywhere_and_tile(tmp_path, engine, m
     assert latent.model.latent_input == (encoder_input == "latent")
     rgb = _rgb(96, 112, seed=3)
     state = latent.analyse(rgb)
-    params, segments, _ = latent.encode(state, 255)
+    params, segments, *_ = latent.encode(state, 255)
     assert len(segments) == MAX_ITERATIONS
     # No autograd graph survives encoding (it once held the synthesis graph of the first pass).
     run = state._full
@@ -96,7 +96,7 @@ def test_latent_model_files_round_trip_cut_anywhere_and_tile(tmp_path, engine, m
     plain = engine.encode(engine.analyse(rgb), 255)
     assert not np.array_equal(whole, engine.decode(plain.params, plain.segments, 112, 96))
     for k in (1, 3):
-        p_k, s_k, _ = latent.encode(state, latent.level_of_iterations(k))
+        p_k, s_k, *_ = latent.encode(state, latent.level_of_iterations(k))
         np.testing.assert_array_equal(latent.decode(params, segments[:k], 112, 96), latent.decode(p_k, s_k, 112, 96))
     monkeypatch.setattr(rec_engine, "TILE", 32)
     tiled = latent.encode(latent.analyse(rgb), 255)
@@ -184,7 +184,7 @@ def _rgb(h: int, w: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("size", [(1, 1), (17, 33), (32, 32), (40, 70)])
 def test_any_size_round_trips_with_exact_code_count(weights, engine, size) -> None:
     rgb = _rgb(*size)
-    params, segments, _ = engine.encode(engine.analyse(rgb), 255)
+    params, segments, *_ = engine.encode(engine.analyse(rgb), 255)
     n, prime, per_segment, coding = params
     assert (n, prime, coding) == (MAX_ITERATIONS, 2, 0)
     blocks = -(-size[0] // 16) * -(-size[1] // 16)
@@ -203,11 +203,11 @@ def test_each_iteration_is_a_segment_and_prefixes_decode_as_fewer_iterations(eng
     monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 0)
     rgb = _rgb(40, 56)
     state = engine.analyse(rgb)
-    params, segments, _ = engine.encode(state, 255)
+    params, segments, *_ = engine.encode(state, 255)
     assert len(segments) == MAX_ITERATIONS and params[2] == 1
     for k in range(1, MAX_ITERATIONS):
         level = engine.level_of_iterations(k)
-        params_k, segments_k, _ = engine.encode(state, level)
+        params_k, segments_k, *_ = engine.encode(state, level)
         assert segments_k == segments[:k]  # later iterations never change earlier codes
         prefix = engine.decode(params, segments[:k], 56, 40)
         np.testing.assert_array_equal(prefix, engine.decode(params_k, segments_k, 56, 40))
@@ -215,7 +215,7 @@ def test_each_iteration_is_a_segment_and_prefixes_decode_as_fewer_iterations(eng
 
 def test_priming_steps_are_read_from_the_file(engine) -> None:
     rgb = _rgb(32, 48)
-    params, segments, _ = engine.encode(engine.analyse(rgb), 255)
+    params, segments, *_ = engine.encode(engine.analyse(rgb), 255)
     unprimed = bytes([params[0], 0, *params[2:]])
     assert not np.array_equal(engine.decode(params, segments, 48, 32), engine.decode(unprimed, segments, 48, 32))
 
@@ -236,10 +236,10 @@ def test_codes_do_not_depend_on_the_thread_count(engine) -> None:
 
 def test_tiled_coding_matches_whole_image_coding(engine, monkeypatch) -> None:
     rgb = _rgb(96, 112, seed=5)
-    whole_params, whole, _ = engine.encode(engine.analyse(rgb), 128)
+    whole_params, whole, *_ = engine.encode(engine.analyse(rgb), 128)
     decoded = engine.decode(whole_params, whole, 112, 96)
     monkeypatch.setattr(rec_engine, "TILE", 32)
-    tiled_params, tiled, _ = engine.encode(engine.analyse(rgb), 128)
+    tiled_params, tiled, *_ = engine.encode(engine.analyse(rgb), 128)
     assert (tiled_params, tiled) == (whole_params, whole)
     diff = np.abs(engine.decode(whole_params, whole, 112, 96).astype(int) - decoded.astype(int))
     assert diff.max() <= 1
@@ -264,7 +264,7 @@ def test_bad_codec_parameters_are_refused(engine, params, error) -> None:
 
 
 def test_segment_of_the_wrong_length_is_refused(engine) -> None:
-    params, segments, _ = engine.encode(engine.analyse(_rgb(16, 16)), 255)
+    params, segments, *_ = engine.encode(engine.analyse(_rgb(16, 16)), 255)
     with pytest.raises(NncError, match="expected"):
         engine.decode(params, [segments[0] + b"\0"], 16, 16)
     with pytest.raises(NncError, match="more segments"):
@@ -310,7 +310,7 @@ def test_released_model_improves_with_every_iteration(sample_rgb) -> None:
     scores = []
     for k in range(1, engine.max_iterations + 1):
         level = engine.level_of_iterations(k)
-        params, segments, _ = engine.encode(state, level)
+        params, segments, *_ = engine.encode(state, level)
         scores.append(ms_ssim_rgb(rgb, engine.decode(params, segments, 192, 160)))
     assert all(b > a for a, b in zip(scores, scores[1:])), scores
 
@@ -338,8 +338,8 @@ def test_context_coded_codes_decode_to_the_plain_codes(weights, coded_weights, s
     plain = zoo.engine(zoo.add_weights(weights))
     coded = zoo.engine(zoo.add_weights(coded_weights))
     rgb = _rgb(*size, seed=9)
-    p_params, p_segments, _ = plain.encode(plain.analyse(rgb), 255)
-    c_params, c_segments, _ = coded.encode(coded.analyse(rgb), 255)
+    p_params, p_segments, *_ = plain.encode(plain.analyse(rgb), 255)
+    c_params, c_segments, *_ = coded.encode(coded.analyse(rgb), 255)
     assert p_params[3] == 0 and c_params[3] in (1, 2, 3) and c_params[:3] == p_params[:3]
     expected = plain.decode(p_params, p_segments, size[1], size[0])
     np.testing.assert_array_equal(coded.decode(c_params, c_segments, size[1], size[0]), expected)
@@ -360,7 +360,7 @@ def test_context_coding_saves_bits_on_a_flat_image(weights, coded_weights) -> No
 
 def test_context_coded_file_needs_the_model_tables(weights, coded_weights) -> None:
     coded = zoo.engine(zoo.add_weights(coded_weights))
-    params, segments, _ = coded.encode(coded.analyse(_rgb(16, 16)), 255)
+    params, segments, *_ = coded.encode(coded.analyse(_rgb(16, 16)), 255)
     with pytest.raises(NncError, match="context tables"):
         zoo.engine(zoo.add_weights(weights)).decode(params, segments, 16, 16)
 
@@ -371,10 +371,10 @@ def test_local_models_are_chosen_when_they_code_smaller(coded_weights, monkeypat
     coded = zoo.engine(zoo.add_weights(coded_weights))
     rgb = _rgb(96, 96, seed=4)
     rgb[:, :48] = 90  # half flat, half texture: different statistics per tile
-    params, segments, _ = coded.encode(coded.analyse(rgb), 255)
+    params, segments, *_ = coded.encode(coded.analyse(rgb), 255)
     forced_global = coded.encode
     monkeypatch.setattr(bitmodel, "choose_tables", lambda *a: (None, 1, np.zeros(1, np.int64)))
-    g_params, g_segments, _ = forced_global(coded.analyse(rgb), 255)
+    g_params, g_segments, *_ = forced_global(coded.analyse(rgb), 255)
     assert g_params[3] == 1
     assert sum(map(len, segments)) <= sum(map(len, g_segments)) + 2  # the choice never costs more than rounding
     if params[3] in (2, 3):
@@ -389,10 +389,10 @@ def test_local_model_files_round_trip_with_any_tile_and_set_choice(coded_weights
     coded = zoo.engine(zoo.add_weights(coded_weights))
     monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 32 * 32)
     rgb = _rgb(72, 100, seed=6)
-    g_params, g_segments, _ = coded.encode(coded.analyse(rgb), 255)
+    g_params, g_segments, *_ = coded.encode(coded.analyse(rgb), 255)
     k = sets or len(coded.local_freqs)
     monkeypatch.setattr(bitmodel, "choose_tables", lambda image, active, h, w, *a: (tile, k, np.arange(-(-h // tile) * -(-w // tile)) % k))
-    params, segments, _ = coded.encode(coded.analyse(rgb), 255)
+    params, segments, *_ = coded.encode(coded.analyse(rgb), 255)
     assert params[3:] == (bytes([3, tile, k]) if sets else bytes([2, tile])) and len(segments) == params[0]
     expected = coded.decode(g_params, g_segments, 100, 72)
     np.testing.assert_array_equal(coded.decode(params, segments, 100, 72), expected)
@@ -426,7 +426,7 @@ def test_released_model_file_prefixes_decode_or_fail_cleanly(sample_rgb, monkeyp
     state = engine.analyse(np.asarray(im))
     for k in (1, len(ends) // 2):
         level = engine.level_of_iterations(k)
-        params, segs, _ = engine.encode(state, level)
+        params, segs, *_ = engine.encode(state, level)
         expected = engine.decode(params, segs, 256, 256)
         np.testing.assert_array_equal(np.asarray(nnc_decode(data[: ends[k - 1]])), expected)
         cut = data[: ends[k - 1] + 5]
@@ -466,7 +466,7 @@ def test_parsed_codes_equal_the_encoders_with_any_threads_and_bf16(coded_weights
     rgb = _rgb(64, 96, seed=8)
     state = coded.analyse(rgb)
     for entropy in ("global", "local"):
-        params, segments, _ = coded.encode(state, 255, entropy)
+        params, segments, *_ = coded.encode(state, 255, entropy)
         before = torch.get_num_threads()
         try:
             for threads, bf16 in ((1, False), (2, True)):

@@ -8,10 +8,13 @@ import zlib
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from pillow_nnc import container, zoo
 from pillow_nnc.codec import SABR_TOLERANCE
+from pillow_nnc.engines.recurrent import paint_flat
+from pillow_nnc.entropy.flat_blocks import decode_flat, encode_flat
 from pillow_nnc.entropy.rate_map import decode_map, encode_map
 from pillow_nnc.errors import NncError
 
@@ -39,16 +42,20 @@ def _map_of(data: bytes) -> np.ndarray:
     return decode_map(header.rate_map, -(-header.height // 16), -(-header.width // 16), header.codec_params[0])
 
 
-def test_flat_areas_stop_early_and_save_bits(half_flat) -> None:
+def test_flat_areas_are_painted_stop_early_and_save_bits(half_flat) -> None:
     im = Image.fromarray(half_flat)
     adaptive = nnc_encode(im, codec="recurrent", quality=90)
     uniform = nnc_encode(im, codec="recurrent", quality=90, sabr=False)
     counts = _map_of(adaptive)
-    flat_counts = counts[:, : 128 // 16 - 1]  # flat blocks (the column beside the texture may go on)
-    assert np.median(flat_counts) <= 3 and counts[:, 128 // 16 :].mean() > flat_counts.mean() + 2
-    assert len(adaptive) < 0.75 * len(uniform)
+    header = container.read_header(io.BytesIO(adaptive))
+    painted, colours = decode_flat(header.flat_blocks, 8, 16)
+    assert painted[:, :7].all() and not painted[:, 8:].any()  # the flat half, not the texture
+    assert (colours[painted] == (90, 120, 160)).all()
+    # Flat blocks inside the flat area code one iteration, those beside coded blocks two.
+    assert (counts[1:-1, :6] == 1).all() and (counts[:, :7] <= 2).all() and counts[:, 8:].mean() > 4
+    assert len(adaptive) < 0.6 * len(uniform)
     flat = np.asarray(nnc_decode(adaptive))[:, :112].astype(int)
-    assert np.abs(flat - (90, 120, 160)).mean() < 3
+    assert (flat == (90, 120, 160)).all()
 
 
 def test_parsed_codes_equal_the_encoders_masked_codes(engine, half_flat) -> None:
@@ -76,7 +83,9 @@ def test_sabr_file_prefixes_decode(sample_rgb, engine) -> None:
     assert header.rate_map is not None and len(segments) == header.codec_params[0] > 2
     for k in (1, 2):
         end = segments[k - 1].offset + len(segments[k - 1].data) + 2
-        expected = engine.decode(header.codec_params, [s.data for s in segments[:k]], 256, 256, header.rate_map)
+        expected = engine.decode(
+            header.codec_params, [s.data for s in segments[:k]], 256, 256, header.rate_map, header.flat_blocks
+        )
         np.testing.assert_array_equal(np.asarray(nnc_decode(data[:end])), expected)
 
 
@@ -88,6 +97,68 @@ def test_uniform_files_have_no_rate_map(crop) -> None:
 def test_sabr_option_is_validated(crop) -> None:
     with pytest.raises(ValueError, match="sabr must be True or False"):
         nnc_encode(crop, codec="recurrent", sabr="yes")
+
+
+def test_flat_blocks_round_trip() -> None:
+    rng = np.random.default_rng(0)
+    mask = rng.random((5, 7)) < 0.5
+    colours = rng.integers(0, 256, (5, 7, 3)).astype(np.uint8)
+    got_mask, got_colours = decode_flat(encode_flat(mask, colours), 5, 7)
+    np.testing.assert_array_equal(got_mask, mask)
+    np.testing.assert_array_equal(got_colours[mask], colours[mask])
+    assert not got_colours[~mask].any()
+
+
+def test_a_flat_area_costs_almost_nothing() -> None:
+    """One colour over 64x64 blocks (a 1024x1024 image): the repeated mask
+    byte and colour difference deflate to under 0.15 bits per block."""
+    data = encode_flat(np.ones((64, 64), bool), np.full((64, 64, 3), (12, 200, 77), np.uint8))
+    assert len(data) * 8 < 0.15 * 64 * 64
+
+
+_MASK = bytes([1, 0] * 17 + [1])  # 18 flat blocks of 35
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not zlib",
+        zlib.compress(_MASK + bytes(3 * 18 - 1)),  # a colour byte short
+        zlib.compress(_MASK + bytes(3 * 18 + 1)),  # a byte too many
+        zlib.compress(_MASK + bytes(3 * 18)) + b"x",  # trailing bytes
+        zlib.compress(bytes([2] + [0] * 34) + bytes(6)),  # a mask byte other than 0/1
+        zlib.compress(bytes(35)),  # no flat block
+        zlib.compress(bytes(1 << 24)),  # a deflate bomb
+        zlib.compress(_MASK + bytes(3 * 18))[:-3],  # cut
+    ],
+)
+def test_bad_flat_blocks_are_corrupt(data: bytes) -> None:
+    with pytest.raises(NncError, match="flat blocks"):
+        decode_flat(data, 5, 7)
+
+
+def test_painting_interpolates_flat_colours_and_leaves_coded_blocks() -> None:
+    """Between flat block centres the colours blend linearly; a coded
+    block's colour never enters a flat block, and its pixels stay."""
+    picture = torch.full((1, 3, 16, 48), 0.25)
+    flat = np.array([[True, True, False]])
+    colours = np.array([[[0, 0, 0], [255, 255, 255], [9, 9, 9]]], np.uint8)
+    out = paint_flat(picture, flat, colours)[0, 0, 0]
+    np.testing.assert_allclose(out[:8], 0, atol=1e-6)  # before the first centre: its colour
+    np.testing.assert_allclose(out[8:24], (np.arange(8, 24) - 7.5) / 16, atol=1e-6)  # the ramp
+    np.testing.assert_allclose(out[24:32], 1, atol=1e-6)  # beside the coded block: no blend with it
+    np.testing.assert_allclose(out[32:], 0.25)  # the coded block keeps the network's pixels
+
+
+def test_painting_in_bands_is_painting_whole() -> None:
+    rng = np.random.default_rng(1)
+    picture = torch.rand(1, 3, 16 * 7, 16 * 5)
+    flat, colours = rng.random((7, 5)) < 0.6, rng.integers(0, 256, (7, 5, 3)).astype(np.uint8)
+    whole = paint_flat(picture, flat, colours, band=7)
+    for band in (1, 2, 3):
+        torch.testing.assert_close(paint_flat(picture, flat, colours, band=band), whole, rtol=0, atol=1e-6)
+    assert not torch.equal(whole, picture)  # not in place unless asked
+    assert paint_flat(picture, flat, colours, inplace=True) is picture and torch.equal(picture, whole)
 
 
 def test_rate_map_round_trips() -> None:
@@ -131,8 +202,8 @@ def test_ratemap_command_draws_the_map_over_the_image(half_flat, tmp_path, capsy
     with Image.open(tmp_path / "map.png") as picture:
         assert picture.size == (256, 128 + 18)  # the image, then the legend strip
         pixels = np.asarray(picture.convert("RGB")).astype(int)
-    # Flat blocks (few iterations) are tinted blue, texture (many) red.
-    assert pixels[8:100, 8:100, 2].mean() > pixels[8:100, 8:100, 0].mean()
+    # Flat blocks (painted) are tinted green, texture (many iterations) red.
+    assert pixels[8:100, 8:100, 1].mean() > pixels[8:100, 8:100, [0, 2]].mean() + 20
     assert pixels[8:100, 160:250, 0].mean() > pixels[8:100, 160:250, 2].mean()
     uniform = tmp_path / "uniform.nnc"
     uniform.write_bytes(nnc_encode(Image.fromarray(half_flat), codec="recurrent", sabr=False))

@@ -43,7 +43,7 @@ def whole_file(model_id: int, rgb: np.ndarray, payload: Payload) -> bytes:
     """The file ``save()`` would write for an RGB image and an engine's
     payload (no metadata)."""
     header = Header(width=rgb.shape[1], height=rgb.shape[0], mode="RGB", model_id=model_id,
-                    codec_params=payload.params, rate_map=payload.rate_map)
+                    codec_params=payload.params, rate_map=payload.rate_map, flat_blocks=payload.flat_blocks)
     return write(header, payload.segments)
 
 

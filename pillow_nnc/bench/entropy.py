@@ -72,7 +72,7 @@ def measure(engine: zoo.Engine, images: dict[str, np.ndarray]) -> dict:
             level = engine.level_of_iterations(n)
             for mode in MODES:
                 start = time.perf_counter()
-                _, segments, _ = engine.encode(state, level, mode)
+                _, segments, *_ = engine.encode(state, level, mode)
                 if mode == "local" and n == engine.max_iterations:
                     coder_s += time.perf_counter() - start
                     coded_bits += sum(c.size for c in codes)
@@ -88,7 +88,7 @@ def measure(engine: zoo.Engine, images: dict[str, np.ndarray]) -> dict:
 def _decode_throughput(engine: zoo.Engine, rgb: np.ndarray) -> float:
     """Mbit/s of parsing the codes of one image (all iterations, local mode)."""
     state = engine.analyse(rgb)
-    params, segments, _ = engine.encode(state, 255, "local")
+    params, segments, *_ = engine.encode(state, 255, "local")
     codes, counts = state.codes(params[0])
     h, w = counts.shape
     start = time.perf_counter()

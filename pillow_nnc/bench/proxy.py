@@ -40,7 +40,7 @@ def main() -> None:
         rgb = np.asarray(Image.open(path).convert("RGB"))
         features = engine.analyse(rgb)
         for level in (40, 128, 220):
-            _, segments, _ = engine.encode(features, level)
+            _, segments, *_ = engine.encode(features, level)
             real += sum(map(len, segments))
             proxy += proxy_bits(engine, features, level) / 8
     print(f"payload {real:.0f} bytes vs training proxy {proxy:.0f} bytes: {100 * (real / proxy - 1):+.1f}%")

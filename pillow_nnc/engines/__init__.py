@@ -15,8 +15,10 @@ TILE = 1024
 
 class Payload(NamedTuple):
     """What an engine contributes to a file: codec parameters, segments and,
-    for spatially adaptive recurrent files, the RATE_MAP chunk."""
+    for spatially adaptive recurrent files, the RATE_MAP chunk and, when
+    some blocks are flat, the FLAT_BLOCKS chunk."""
 
     params: bytes
     segments: list[bytes]
     rate_map: bytes | None = None
+    flat_blocks: bytes | None = None

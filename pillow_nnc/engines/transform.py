@@ -138,11 +138,12 @@ class TransformEngine:
     # -- decoder ------------------------------------------------------------
     @torch.no_grad()
     def decode(
-        self, params: bytes, segments: list[bytes], width: int, height: int, rate_map: bytes | None = None
+        self, params: bytes, segments: list[bytes], width: int, height: int,
+        rate_map: bytes | None = None, flat_blocks: bytes | None = None,
     ) -> np.ndarray:
         """(H, W, 3) uint8 image from the codec parameters and 1+ segments."""
-        if rate_map is not None:
-            msg = "nnc: a transform-codec file cannot carry a rate map"
+        if rate_map is not None or flat_blocks is not None:
+            msg = "nnc: a transform-codec file cannot carry a rate map or flat blocks"
             raise NncError(msg)
         if len(params) not in (2, 3) or not 1 <= params[1] <= self.groups:
             msg = "nnc: bad transform codec parameters"

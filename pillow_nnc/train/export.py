@@ -82,7 +82,7 @@ def quality_levels(engine: TransformEngine, images: list[np.ndarray]) -> list[in
     for level in grid:
         scores = []
         for im, f in zip(images, features):
-            params, segments, _ = engine.encode(f, level)
+            params, segments, *_ = engine.encode(f, level)
             scores.append(ms_ssim_rgb(im, engine.decode(params, segments, im.shape[1], im.shape[0])))
         nnc.append(_msssim_db(scores))
     nnc = list(np.maximum.accumulate(nnc))  # np.interp needs it increasing
