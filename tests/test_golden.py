@@ -184,3 +184,26 @@ def test_rate_map_golden_file_keeps_decoding() -> None:
     with Image.open(nnc) as im:
         decoded = np.asarray(im.convert("RGB"))
     assert psnr(decoded, np.asarray(Image.open(png).convert("RGB"))) > 45
+
+
+def test_flat_blocks_golden_file_keeps_decoding() -> None:
+    """A recurrent file with RATE_MAP and FLAT_BLOCKS chunks (model 6's SABR paints flat blocks)."""
+    nnc, png = GOLDEN / "model-6-flat.nnc", GOLDEN / "model-6-flat.png"
+    if REGENERATE and not nnc.exists():
+        with Image.open(SAMPLE) as im:
+            rgb = np.asarray(im.convert("RGB").crop((150, 60, 246, 124))).copy()
+        rgb[:, :48] = (90, 120, 160)  # a flat half, painted
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, format="NNC", quality=90, codec="recurrent")
+        nnc.write_bytes(buf.getvalue())
+        Image.open(nnc).save(png)
+    data = nnc.read_bytes()
+    header = container.read_header(io.BytesIO(data))
+    assert header.model_id == 6 and header.rate_map is not None and header.flat_blocks is not None
+    with Image.open(nnc) as im:
+        decoded = np.asarray(im.convert("RGB"))
+    assert psnr(decoded, np.asarray(Image.open(png).convert("RGB"))) > 45
+    from pillow_nnc.entropy.flat_blocks import decode_flat
+
+    painted = decode_flat(header.flat_blocks, 4, 6)[0].repeat(16, 0).repeat(16, 1)
+    assert painted.sum() >= 8 * 256 and (decoded[painted] == (90, 120, 160)).all()  # painted blocks are exact
