@@ -21,6 +21,7 @@ from PIL import Image
 
 import pillow_nnc  # noqa: F401
 from pillow_nnc import container, zoo
+from pillow_nnc.entropy.flat_blocks import decode_flat
 from pillow_nnc.metrics import psnr
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,7 +204,5 @@ def test_flat_blocks_golden_file_keeps_decoding() -> None:
     with Image.open(nnc) as im:
         decoded = np.asarray(im.convert("RGB"))
     assert psnr(decoded, np.asarray(Image.open(png).convert("RGB"))) > 45
-    from pillow_nnc.entropy.flat_blocks import decode_flat
-
     painted = decode_flat(header.flat_blocks, 4, 6)[0].repeat(16, 0).repeat(16, 1)
     assert painted.sum() >= 8 * 256 and (decoded[painted] == (90, 120, 160)).all()  # painted blocks are exact
