@@ -8,6 +8,8 @@ coarsest scales when the image is too small and renormalises the weights.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from pytorch_msssim.ssim import _fspecial_gauss_1d, _ssim
@@ -48,7 +50,10 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, levels: int | None = None) -> torc
     return torch.prod(stacked ** weights.view(-1, 1, 1), 0).mean(1)
 
 
-def block_ssim_mse(x_hat: torch.Tensor, x: torch.Tensor, block: int, band: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+def block_ssim_mse(
+    x_hat: torch.Tensor, x: torch.Tensor, block: int, band: int = 256,
+    prepare: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean SSIM (11x11 Gaussian window, sigma 1.5, channels averaged) and
     MSE over each ``block x block`` block of (1, C, H, W) images whose sides
     are multiples of ``block``, both ``(H/block, W/block)``; ``x_hat`` is
@@ -60,7 +65,10 @@ def block_ssim_mse(x_hat: torch.Tensor, x: torch.Tensor, block: int, band: int =
     window's margin of real rows, replicating only at the image's own edges,
     so the result is the whole image's while the window statistics (15
     planes of floats) and the clamped copy exist for one band at a time:
-    whole, they took several GB for a 24-megapixel image."""
+    whole, they took several GB for a 24-megapixel image. ``prepare``, if
+    given, changes each band of ``x_hat`` (a clamped copy, and the image
+    row it starts at) first: the recurrent encoder paints flat blocks there,
+    so the painted image never exists whole."""
     if band % block:
         raise ValueError(f"band {band} is not a multiple of the block {block}")
     pad = _WIN // 2
@@ -70,6 +78,8 @@ def block_ssim_mse(x_hat: torch.Tensor, x: torch.Tensor, block: int, band: int =
         y1 = min(h, y0 + band)
         lo, hi = max(0, y0 - pad), min(h, y1 + pad)
         a, b = x_hat[:, :, lo:hi].float().clamp(0, 1), x[:, :, lo:hi]
+        if prepare is not None:
+            a = prepare(a, lo)
         margins = (pad, pad, pad - (y0 - lo), pad - (hi - y1))  # left, right, top, bottom
         ssim.append(_block_ssim_band(a, b, block, margins))
         inner = slice(y0 - lo, y1 - lo)

@@ -13,7 +13,7 @@ from PIL import Image
 
 from pillow_nnc import container, zoo
 from pillow_nnc.codec import SABR_TOLERANCE
-from pillow_nnc.engines.recurrent import paint_flat
+from pillow_nnc.engines.recurrent import block_loss, paint_flat
 from pillow_nnc.entropy.flat_blocks import decode_flat, encode_flat
 from pillow_nnc.entropy.rate_map import decode_map, encode_map
 from pillow_nnc.errors import NncError
@@ -159,6 +159,17 @@ def test_painting_in_bands_is_painting_whole() -> None:
         torch.testing.assert_close(paint_flat(picture, flat, colours, band=band), whole, rtol=0, atol=1e-6)
     assert not torch.equal(whole, picture)  # not in place unless asked
     assert paint_flat(picture, flat, colours, inplace=True) is picture and torch.equal(picture, whole)
+
+
+def test_block_loss_paints_band_by_band_as_whole() -> None:
+    """The encoder's loss paints each band of rows (with its SSIM margin)
+    itself; the result is that of the painted image."""
+    rng = np.random.default_rng(2)
+    x, picture = torch.rand(1, 3, 16 * 20, 16 * 3), torch.rand(1, 3, 16 * 20, 16 * 3)
+    flat, colours = rng.random((20, 3)) < 0.5, rng.integers(0, 256, (20, 3, 3)).astype(np.uint8)
+    banded = block_loss(picture, x, flat, colours)
+    np.testing.assert_allclose(banded, block_loss(paint_flat(picture, flat, colours), x), atol=1e-6)
+    assert not np.allclose(banded, block_loss(picture, x))
 
 
 def test_rate_map_round_trips() -> None:

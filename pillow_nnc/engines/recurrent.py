@@ -76,13 +76,16 @@ def describe_params(params: bytes) -> str:
     return text
 
 
-def block_loss(x_hat: torch.Tensor, x: torch.Tensor) -> np.ndarray:
+def block_loss(x_hat: torch.Tensor, x: torch.Tensor, flat: np.ndarray | None = None, colours: np.ndarray | None = None) -> np.ndarray:
     """Per 16x16 block, ``1 - SSIM + 20 MSE``: the training distortion,
     measured block by block. SSIM alone is blind to a colour offset on a
     flat area (15 levels passed as SSIM 0.99: observed on flat blocks that
     stopped after one iteration); the MSE term catches it. ``x_hat`` is
-    clamped to [0, 1]; both run in bands of rows (:func:`block_ssim_mse`)."""
-    ssim, mse = block_ssim_mse(x_hat, x, 16)
+    clamped to [0, 1]; both run in bands of rows (:func:`block_ssim_mse`).
+    With ``flat`` and ``colours``, the loss of ``x_hat`` with those blocks
+    painted (:func:`paint_flat`), band by band."""
+    paint = None if flat is None else lambda band, row0: paint_flat(band, flat, colours, inplace=True, row0=row0)
+    ssim, mse = block_ssim_mse(x_hat, x, 16, prepare=paint)
     return (1 - ssim + BLOCK_MSE_WEIGHT * mse).numpy()
 
 
@@ -92,30 +95,33 @@ def _upsample(grid: torch.Tensor) -> torch.Tensor:
 
 
 def paint_flat(
-    picture: torch.Tensor, flat: np.ndarray, colours: np.ndarray, inplace: bool = False, band: int = 16
+    picture: torch.Tensor, flat: np.ndarray, colours: np.ndarray, inplace: bool = False, row0: int = 0, band: int = 256
 ) -> torch.Tensor:
-    """``picture`` (1, 3, 16h, 16w) with its flat blocks (``flat``, (h, w))
-    painted: each pixel of a flat block gets the bilinear interpolation of
-    the colours (``colours``, (h, w, 3) uint8) of the flat blocks around it,
-    normalised by their weights, so a flat area is smooth (a gradient between
-    block centres), no stopped network output shows through, and no colour
-    of a coded neighbour bleeds in; coded blocks keep the network's pixels.
-    Works in bands of ``band`` block rows (bilinear weights reach one block
-    row further), so a 24-megapixel image needs no full-size temporaries;
-    ``inplace`` paints a float32 ``picture`` itself."""
+    """``picture`` (1, 3, rows, 16w: the image's rows from ``row0`` on) with
+    its flat blocks (``flat``, (h, w)) painted: each pixel of a flat block
+    gets the bilinear interpolation of the colours (``colours``, (h, w, 3)
+    uint8) of the flat blocks around it, normalised by their weights, so a
+    flat area is smooth (a gradient between block centres), no stopped
+    network output shows through, and no colour of a coded neighbour bleeds
+    in; coded blocks keep the network's pixels. Works in bands of ``band``
+    rows (bilinear weights reach one block row further), so a 24-megapixel
+    image needs no full-size temporaries; ``inplace`` paints a float32
+    ``picture`` itself."""
     out = picture.to(torch.float32, copy=not inplace)
     h, w = flat.shape
     f = torch.from_numpy(flat.astype(np.float32)).view(1, 1, h, w)
     c = torch.from_numpy(colours.astype(np.float32) / 255).permute(2, 0, 1)[None] * f
-    for y0 in range(0, h, band):
-        y1 = min(h, y0 + band)
-        if not flat[y0:y1].any():
+    for p0 in range(0, out.shape[2], band):
+        p1 = min(out.shape[2], p0 + band)
+        y0, y1 = row0 + p0, row0 + p1  # image rows of this band
+        b0, b1 = y0 // 16, -(-y1 // 16)
+        if not flat[b0:b1].any():
             continue
-        a, b = max(0, y0 - 1), min(h, y1 + 1)
-        rows = slice((y0 - a) * 16, (y1 - a) * 16)
+        a, b = max(0, b0 - 1), min(h, b1 + 1)
+        rows = slice(y0 - 16 * a, y1 - 16 * a)
         painted = _upsample(c[:, :, a:b])[:, :, rows] / _upsample(f[:, :, a:b])[:, :, rows].clamp_min(1e-6)
-        inside = f[:, :, y0:y1].repeat_interleave(16, 2).repeat_interleave(16, 3) > 0
-        region = out[:, :, y0 * 16 : y1 * 16]
+        inside = f[:, :, a:b].repeat_interleave(16, 2)[:, :, rows].repeat_interleave(16, 3) > 0
+        region = out[:, :, p0:p1]
         region.copy_(torch.where(inside, painted, region))
     return out
 
@@ -178,9 +184,6 @@ class _Run:
         self.block_loss: list[np.ndarray] = []
         self.stop = np.full((x.shape[2] // 16, x.shape[3] // 16), NEVER, np.int64)  # iterations per block
 
-    def paint(self, picture: torch.Tensor) -> torch.Tensor:
-        return picture if self.flat is None else paint_flat(picture, self.flat, self.colours)
-
     def extend(self, iterations: int) -> None:
         engine, model = self.engine, self.engine.model
         h, w = self.stop.shape
@@ -202,7 +205,7 @@ class _Run:
             self.canvas = engine.advance(self.canvas, self.h_dec, codes, t, active)
             self.x_hat = engine.picture(self.canvas)
             with torch.autocast("cpu", enabled=False):
-                loss = block_loss(self.paint(self.x_hat), self.x)
+                loss = block_loss(self.x_hat, self.x, self.flat, self.colours)
             self.block_loss.append(loss)
             if self.targets is not None:
                 self.stop[(self.stop == NEVER) & ((loss <= self.targets) | (self.latest <= t + 1))] = t + 1
@@ -310,11 +313,11 @@ class RecurrentState:
             for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
                 picked = np.zeros(coded_cost.shape, bool)
                 picked[dy::2, dx::2] = True
-                alone[picked] = block_loss(paint_flat(self.x, picked, self.means), self.x)[picked]
+                alone[picked] = block_loss(self.x, self.x, picked, self.means)[picked]
             flat = eligible & (alone + side < coded_cost)
-            flat |= eligible & (block_loss(paint_flat(self.x, np.ones_like(flat), self.means), self.x) + side < coded_cost)
+            flat |= eligible & (block_loss(self.x, self.x, np.ones_like(flat), self.means) + side < coded_cost)
             for _ in range(2):
-                loss = block_loss(paint_flat(self.x, flat, self.means), self.x)
+                loss = block_loss(self.x, self.x, flat, self.means)
                 flat &= (loss + side < coded_cost) & (loss < FLAT_MAX_LOSS)
         return flat if flat.any() else None
 
