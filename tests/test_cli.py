@@ -383,13 +383,15 @@ def test_info_reports_a_newer_format_version_without_guessing(capsys, tmp_path, 
     assert code == 0 and info["supported"] is False and info["format_version"] == 2 and "width" not in info
 
 
-def test_info_summarises_a_rate_map(capsys, tmp_path, sample_rgb):
+def test_info_summarises_a_rate_map_and_flat_blocks(capsys, tmp_path, sample_rgb):
     rgb = np.ascontiguousarray(sample_rgb[40:168, 60:316]).copy()
     rgb[:, :128] = (90, 120, 160)
     path = tmp_path / "sabr.nnc"
     Image.fromarray(rgb).save(path, format="NNC", codec="recurrent", quality=90)
     code, out, _ = run(capsys, "info", path, "--json")
-    counts = json.loads(out)["rate_map"]
+    info = json.loads(out)
+    counts = info["rate_map"]
     assert code == 0 and sum(counts.values()) == 8 * 16 and len(counts) > 1
+    assert 7 * 8 <= info["flat_blocks"] <= 8 * 8 and "flat_blocks" in info["chunks"]  # the flat half
     code, out, _ = run(capsys, "info", path)
-    assert "rate map: blocks per iteration count" in out
+    assert "rate map: blocks per iteration count" in out and f"flat blocks: {info['flat_blocks']} painted" in out
