@@ -205,4 +205,4 @@ def test_flat_blocks_golden_file_keeps_decoding() -> None:
         decoded = np.asarray(im.convert("RGB"))
     assert psnr(decoded, np.asarray(Image.open(png).convert("RGB"))) > 45
     painted = decode_flat(header.flat_blocks, 4, 6)[0].repeat(16, 0).repeat(16, 1)
-    assert painted.sum() >= 8 * 256 and (decoded[painted] == (90, 120, 160)).all()  # painted blocks are exact
+    assert painted.sum() >= 4 * 256 and (decoded[painted] == (90, 120, 160)).all()  # painted blocks are exact

@@ -137,17 +137,20 @@ def test_bad_flat_blocks_are_corrupt(data: bytes) -> None:
         decode_flat(data, 5, 7)
 
 
-def test_painting_interpolates_flat_colours_and_leaves_coded_blocks() -> None:
+def test_painting_interpolates_flat_colours_and_fades_into_coded_blocks() -> None:
     """Between flat block centres the colours blend linearly; a coded
-    block's colour never enters a flat block, and its pixels stay."""
-    picture = torch.full((1, 3, 16, 48), 0.25)
-    flat = np.array([[True, True, False]])
-    colours = np.array([[[0, 0, 0], [255, 255, 255], [9, 9, 9]]], np.uint8)
+    block's colour never enters a flat block, and its own pixels fade
+    toward the flat colour from half at the shared edge to none at its centre."""
+    picture = torch.full((1, 3, 16, 64), 0.25)
+    flat = np.array([[True, True, False, False]])
+    colours = np.array([[[0, 0, 0], [255, 255, 255], [9, 9, 9], [9, 9, 9]]], np.uint8)
     out = paint_flat(picture, flat, colours)[0, 0, 0]
     np.testing.assert_allclose(out[:8], 0, atol=1e-6)  # before the first centre: its colour
     np.testing.assert_allclose(out[8:24], (np.arange(8, 24) - 7.5) / 16, atol=1e-6)  # the ramp
     np.testing.assert_allclose(out[24:32], 1, atol=1e-6)  # beside the coded block: no blend with it
-    np.testing.assert_allclose(out[32:], 0.25)  # the coded block keeps the network's pixels
+    weight = (40 - (np.arange(32, 40) + 0.5)) / 16  # the flat centre's bilinear weight
+    np.testing.assert_allclose(out[32:40], 0.25 * (1 - weight) + weight, atol=1e-6)  # the fade
+    np.testing.assert_allclose(out[40:], 0.25)  # from the coded block's centre on, the network's pixels
 
 
 def test_painting_in_bands_is_painting_whole() -> None:

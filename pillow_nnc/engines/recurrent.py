@@ -103,7 +103,13 @@ def paint_flat(
     uint8) of the flat blocks around it, normalised by their weights, so a
     flat area is smooth (a gradient between block centres), no stopped
     network output shows through, and no colour of a coded neighbour bleeds
-    in; coded blocks keep the network's pixels. Works in bands of ``band``
+    in. A coded block beside flat ones fades toward their colours with
+    their bilinear weight (half at the shared edge, none at its centre), so
+    the network's error at the edge shows as half a step, spread (generated
+    low-complexity images: MS-SSIM BD-rate against sabr=False -31.8% with
+    the fade, -28.8% without; step across painted/coded edges in excess of
+    the original 2.58 levels with it, 5.13 without, uniform file 1.3-1.5, at
+    two iterations). Works in bands of ``band``
     rows (bilinear weights reach one block row further), so a 24-megapixel
     image needs no full-size temporaries; ``inplace`` paints a float32
     ``picture`` itself."""
@@ -115,14 +121,14 @@ def paint_flat(
         p1 = min(out.shape[2], p0 + band)
         y0, y1 = row0 + p0, row0 + p1  # image rows of this band
         b0, b1 = y0 // 16, -(-y1 // 16)
-        if not flat[b0:b1].any():
-            continue
         a, b = max(0, b0 - 1), min(h, b1 + 1)
+        if not flat[a:b].any():
+            continue
         rows = slice(y0 - 16 * a, y1 - 16 * a)
-        painted = _upsample(c[:, :, a:b])[:, :, rows] / _upsample(f[:, :, a:b])[:, :, rows].clamp_min(1e-6)
+        up_c, up_f = _upsample(c[:, :, a:b])[:, :, rows], _upsample(f[:, :, a:b])[:, :, rows]
         inside = f[:, :, a:b].repeat_interleave(16, 2)[:, :, rows].repeat_interleave(16, 3) > 0
         region = out[:, :, p0:p1]
-        region.copy_(torch.where(inside, painted, region))
+        region.copy_(torch.where(inside, up_c / up_f.clamp_min(1e-6), region * (1 - up_f) + up_c))
     return out
 
 
