@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -133,13 +134,15 @@ def encode_time(images: dict[str, np.ndarray], weights: str | None) -> dict:
 
 def main() -> None:
     ap = study_parser(__doc__, "sabr")
-    ap.add_argument("--picture", default="kodim03", help="Kodak image whose rate map is drawn")
+    ap.add_argument("--picture", nargs="+", default=["kodim03", "chart"],
+                    help="images (Kodak or low-complexity) whose rate maps are drawn")
     ap.add_argument("--tolerance", type=float, default=codec.SABR_TOLERANCE,
                     help="SABR tolerance of the curves (default: save()'s); timing and picture use save()'s")
     args = ap.parse_args()
     model_id, engine, kodak = study_setup(args)
     results = {"model_id": model_id, "threads": args.threads, "tolerance": args.tolerance, "sets": {}}
-    for name, images in (("low-complexity", low_complexity()), ("kodak", kodak)):
+    sets = {"low-complexity": low_complexity(), "kodak": kodak}
+    for name, images in sets.items():
         per_image = measure(engine, model_id, images, args.tolerance)
         curves = average(per_image)
         results["sets"][name] = {"images": list(images), "curves": curves, "bd_rate_pct": bd(curves),
@@ -148,13 +151,18 @@ def main() -> None:
         print(name, results["sets"][name]["bd_rate_pct"], flush=True)
     results["encode_s_per_kodak_image"] = encode_time(kodak, args.weights)
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.picture in kodak:
-        rgb = kodak[args.picture]
-        data = codec.encode(rgb, "RGB", codec.EncodeOptions(codec="recurrent", weights=args.weights))
-        rate_map_picture(data).save(args.out / f"ratemap-{args.picture}.png")
+    draw_rate_maps(args.picture, sets["low-complexity"] | kodak, args.out, args.weights)
     (args.out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     (args.out / "results.md").write_text(report(results))
     print(report(results))
+
+
+def draw_rate_maps(names: list[str], images: dict[str, np.ndarray], out: Path, weights: str | None) -> None:
+    """``ratemap-NAME.png`` for each named image, coded as ``save()`` does."""
+    for name in names:
+        if name in images:
+            data = codec.encode(images[name], "RGB", codec.EncodeOptions(codec="recurrent", weights=weights))
+            rate_map_picture(data).save(out / f"ratemap-{name}.png")
 
 
 def report(results: dict) -> str:
