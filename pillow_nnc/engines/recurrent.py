@@ -314,6 +314,8 @@ class RecurrentState:
         block) or with every block painted (gradients); the candidates are
         then painted together and judged again, twice (a block loses the
         colours of neighbours that drop out). ``None`` if none."""
+        if not eligible.any():  # e.g. one iteration: every block's best count is 1
+            return None
         with torch.autocast("cpu", enabled=False):
             alone = np.empty(coded_cost.shape)  # each block painted with the image around it
             for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
@@ -324,7 +326,10 @@ class RecurrentState:
             flat |= eligible & (block_loss(self.x, self.x, np.ones_like(flat), self.means) + side < coded_cost)
             for _ in range(2):
                 loss = block_loss(self.x, self.x, flat, self.means)
-                flat &= (loss + side < coded_cost) & (loss < FLAT_MAX_LOSS)
+                kept = flat & (loss + side < coded_cost) & (loss < FLAT_MAX_LOSS)
+                if np.array_equal(kept, flat):  # judging the same set again gives the same answer
+                    break
+                flat = kept
         return flat if flat.any() else None
 
 
