@@ -143,10 +143,12 @@ def main(argv: list[str] | None = None) -> None:
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
     step, cpu_seconds = 0, 0.0
+    opt_born = 0  # step at which this optimizer started: warm-up counts from here
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step, cpu_seconds = state["step"], state["cpu_seconds"]
+        opt_born = state.get("opt_born", 0)
         rng.setstate(state["py_rng"])
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed at step {step}", flush=True)
@@ -157,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
             # Same family: the released model's steps and CPU time carry on.
             record_ = json.loads(file_metadata(args.init_from)["training"])
             step, cpu_seconds = record_["step"], record_["cpu_hours"] * 3600
+            opt_born = step  # a fresh Adam needs the warm-up again
         print(f"initialised from {args.init_from} at step {step} (fresh optimizer)", flush=True)
     sampler = PatchSampler(train_im, args.patch, rng, args.smooth, args.thumbnails)
     if state is None and hasattr(task, "calibrate"):
@@ -165,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     def save() -> None:
         state = {
             "family": task.family, "model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-            "cpu_seconds": cpu_seconds, "py_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
+            "cpu_seconds": cpu_seconds, "opt_born": opt_born, "py_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
             "config": task.config(), "args": {k: str(v) for k, v in vars(args).items()},
         }
         torch.save(state, ckpt_path.with_suffix(".tmp"))
@@ -185,7 +188,7 @@ def main(argv: list[str] | None = None) -> None:
     while step < args.steps and not stop:
         t = time.time()
         for group in opt.param_groups:
-            warmup = min(1.0, (step + 1) / WARMUP_STEPS)
+            warmup = min(1.0, (step - opt_born + 1) / WARMUP_STEPS)
             group["lr"] = warmup * (args.lr if step < args.decay_at else args.lr / 10)
         loss, stats = task.loss(to_batch(sampler.batch(args.batch)), rng)
         opt.zero_grad(set_to_none=True)
