@@ -317,3 +317,27 @@ def test_sabr_study_averages_images_and_reports_each() -> None:
                "sets": {"low": {"images": ["a", "b"], "curves": curves, "bd_rate_pct": sabr.bd(curves),
                                 "bd_rate_pct_per_image": each}}}
     assert "Per image (MS-SSIM): a -50.0%, b +0.0%" in sabr.report(results)
+
+
+def test_nnc_file_is_compared_with_the_others_payloads_on_thumbnails() -> None:
+    """The thumbnail bar: NNC's real file (bpp) against each anchor's
+    header-less payload (payload_bpp), beside the like-for-like BD-rates."""
+    from pillow_nnc.bench.analysis import bdrates
+    from pillow_nnc.bench.bdrate import bd_rate
+
+    def curve(bpps: list[float], payload_share: float) -> list[dict]:
+        """Quality steps 1..4 at the given file rates."""
+        return [{"bpp": b, "payload_bpp": b * payload_share, "msssim_db": 10 + 4 * q, "psnr": 25 + 3 * q}
+                for q, b in enumerate(bpps, 1)]
+
+    jpeg, nnc = curve([0.5, 1, 2, 4], 0.5), curve([0.4, 0.8, 1.6, 3.2], 0.9)
+    results = {"run_codecs": ["nnc", "jpeg"]}
+    rows = bdrates(results, {"thumb32": {"nnc": nnc, "jpeg": jpeg}, "kodak": {"nnc": nnc, "jpeg": jpeg}})
+    found = {(r["set"], r["kind"], r["rate"], r["metric"]): r["bd_rate"] for r in rows}
+    expected = bd_rate([p["payload_bpp"] for p in jpeg], [p["msssim_db"] for p in jpeg],
+                       [p["bpp"] for p in nnc], [p["msssim_db"] for p in nnc])
+    assert found[("thumb32", "nnc_vs", "file_vs_payload", "msssim_db")] == pytest.approx(expected)
+    assert expected == pytest.approx(100 * (0.8 / 0.5 - 1), abs=0.5)  # file 0.8x JPEG's file, 1.6x its payload
+    assert found[("thumb32", "nnc_vs", "bpp", "msssim_db")] == pytest.approx(-20, abs=0.5)
+    assert ("thumb32", "vs_jpeg", "file_vs_payload", "msssim_db") not in found  # JPEG's row has no such column
+    assert ("kodak", "nnc_vs", "file_vs_payload", "msssim_db") not in found  # Kodak has no payload measure

@@ -74,19 +74,32 @@ def curves(results: dict[str, Any]) -> dict[str, dict[str, list[dict[str, Any]]]
     return out
 
 
+# What each kind of BD-rate compares: (the tested codec's rate, the anchor's).
+# "file_vs_payload" is the thumbnail bar: NNC's real file against the
+# anchor's header-less payload.
+RATE_KEYS = {"bpp": ("bpp", "bpp"), "payload_bpp": ("payload_bpp", "payload_bpp"),
+             "file_vs_payload": ("bpp", "payload_bpp")}
+
+
 def _bd(anchor: list[dict], test: list[dict], rate: str, metric: str) -> tuple[float | None, str | None]:
-    a = [(p[rate], p[metric]) for p in anchor if p[rate] is not None and p[metric] is not None]
-    t = [(p[rate], p[metric]) for p in test if p[rate] is not None and p[metric] is not None]
+    test_key, anchor_key = RATE_KEYS[rate]
+    a = [(p[anchor_key], p[metric]) for p in anchor if p[anchor_key] is not None and p[metric] is not None]
+    t = [(p[test_key], p[metric]) for p in test if p[test_key] is not None and p[metric] is not None]
     if not a or not t:
-        return None, f"no {rate} data"
+        return None, f"no {anchor_key if not a else test_key} data"
     try:
         return bd_rate([x for x, _ in a], [y for _, y in a], [x for x, _ in t], [y for _, y in t]), None
     except BDRateError as exc:
         return None, str(exc)
 
 
-def rate_kinds(set_name: str) -> tuple[str, ...]:
-    return ("bpp",) if set_name == "kodak" else ("bpp", "payload_bpp")
+def rate_kinds(set_name: str, kind: str = "vs_jpeg") -> tuple[str, ...]:
+    """Rates a BD-rate of ``kind`` is computed on: file sizes, plus on
+    thumbnail sets payloads, and for NNC against the others its file against
+    their payloads."""
+    if set_name == "kodak":
+        return ("bpp",)
+    return ("bpp", "payload_bpp", "file_vs_payload") if kind == "nnc_vs" else ("bpp", "payload_bpp")
 
 
 def bdrates(results: dict[str, Any], curve_data: dict) -> list[dict[str, Any]]:
@@ -100,7 +113,7 @@ def bdrates(results: dict[str, Any], curve_data: dict) -> list[dict[str, Any]]:
         for nnc in (c for c in codecs if c in NNC_NAMES):
             pairs += [("nnc_vs", other, nnc) for other in codecs if other != nnc]
         for kind, anchor, test in pairs:
-            for rate in rate_kinds(set_name):
+            for rate in rate_kinds(set_name, kind):
                 for _, key, _label in METRICS:
                     value, error = _bd(per_codec[anchor], per_codec[test], rate, key)
                     rows.append({

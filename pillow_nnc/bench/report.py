@@ -15,7 +15,7 @@ from typing import Any
 from .analysis import METRICS, rate_kinds, summarize
 from .codecs import NNC_NAMES
 
-RATE_LABEL = {"bpp": "", "payload_bpp": " header-less"}
+RATE_LABEL = {"bpp": "", "payload_bpp": " header-less", "file_vs_payload": " file vs header-less"}
 
 METHOD_NOTES = """\
 - **bpp** = 8 x (real file size in bytes) / (width x height), from the exact
@@ -68,9 +68,9 @@ def _label(results: dict, codec: str) -> str:
     return results["codecs"].get(codec, {}).get("label", codec)
 
 
-def _bd_columns(set_name: str) -> list[tuple[str, str, str]]:
+def _bd_columns(set_name: str, kind: str = "vs_jpeg") -> list[tuple[str, str, str]]:
     cols = []
-    for rate in rate_kinds(set_name):
+    for rate in rate_kinds(set_name, kind):
         for _, key, label in METRICS:
             cols.append((rate, key, f"{label}{RATE_LABEL[rate]}"))
     return cols
@@ -139,9 +139,12 @@ def markdown(results: dict[str, Any], plots: bool = True) -> str:
             if not others:
                 continue
             lines += [f"### BD-rate of {_label(results, nnc)} vs every other codec", "",
-                      f"Negative = {_label(results, nnc)} needs fewer bits than the anchor.", ""]
-            rows = [[_label(results, o)] + [cell(find("nnc_vs", o, nnc, r, k)) for r, k, _ in cols] for o in others]
-            lines += _table(["anchor"] + [h for _, _, h in cols], rows)
+                      f"Negative = {_label(results, nnc)} needs fewer bits than the anchor."
+                      + (" *File vs header-less*: its real file against the anchor's payload."
+                         if "file_vs_payload" in rate_kinds(set_name, "nnc_vs") else ""), ""]
+            nnc_cols = _bd_columns(set_name, "nnc_vs")
+            rows = [[_label(results, o)] + [cell(find("nnc_vs", o, nnc, r, k)) for r, k, _ in nnc_cols] for o in others]
+            lines += _table(["anchor"] + [h for _, _, h in nnc_cols], rows)
         if notes:
             lines += [f"[{i}] {n}  " for i, n in enumerate(notes, 1)] + [""]
         if not per_codec:
