@@ -136,6 +136,33 @@ def test_iteration_readouts_start_at_zero_and_act_on_their_own_iteration() -> No
         RecurrentCodec(reconstruction="latent", iteration_readout=True)
 
 
+def test_gated_readout_models_round_trip_and_the_state_alone_adds_nothing(tmp_path, monkeypatch) -> None:
+    """``gated_readout``: the latent increment is linear in the iteration's
+    codes (gated by the state), so all-zero codes would add nothing; files
+    of such a model round trip and cut anywhere."""
+    torch.manual_seed(0)
+    model = RecurrentCodec(n=16, m=24, hidden=16, bits=8, reconstruction="latent", gated_readout=True).eval()
+    assert not hasattr(model, "readout") and model.config()["gated_readout"]
+    h = torch.randn(1, 16, 2, 3)
+    with torch.no_grad():
+        model.gate_codes.bias.zero_()
+        model.gate_out.bias.zero_()
+        assert not model.increment(h, torch.zeros(1, 8, 2, 3), 0).any()
+        assert model.increment(h, torch.ones(1, 8, 2, 3), 0).abs().sum() > 0
+    monkeypatch.setattr(rec_engine, "SINGLE_SEGMENT_PIXELS", 16 * 16)
+    gated = zoo.engine(zoo.add_weights(_tiny_weights(tmp_path, reconstruction="latent", gated_readout=True)))
+    rgb = _rgb(48, 64, seed=5)
+    state = gated.analyse(rgb)
+    params, segments, *_ = gated.encode(state, 255)
+    assert len(segments) == MAX_ITERATIONS
+    p_2, s_2, *_ = gated.encode(state, gated.level_of_iterations(2))
+    np.testing.assert_array_equal(gated.decode(params, segments[:2], 64, 48), gated.decode(p_2, s_2, 64, 48))
+    with pytest.raises(ValueError, match="gated_readout needs latent"):
+        RecurrentCodec(gated_readout=True)
+    with pytest.raises(ValueError, match="gated_readout needs latent"):
+        RecurrentCodec(reconstruction="latent", code_readout=True, gated_readout=True)
+
+
 def test_unknown_reconstruction_is_refused() -> None:
     with pytest.raises(ValueError, match="reconstruction"):
         RecurrentCodec(reconstruction="pixels")

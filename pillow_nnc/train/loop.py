@@ -79,6 +79,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="extra GRU steps on every iteration after the first (Johnston 2018; fixed at the first step)")
     rc.add_argument("--encoder-input", choices=("image", "latent"), default="image",
                     help="latent models: encode the image residual, or the latent residual g_a(x) - Y (fixed at the first step)")
+    rc.add_argument("--gated-readout", action="store_true",
+                    help="latent models: the increment is linear in the codes through channels the decoder state "
+                         "gates, instead of a readout of the state (fixed at the first step)")
     rc.add_argument("--latent-pull", type=float, default=0.0,
                     help="latent-residual models: weight of a loss term pulling each iteration's latent toward the target g_a(x)")
     rc.add_argument("--late-weight", type=float, default=0.0,
