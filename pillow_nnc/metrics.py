@@ -50,8 +50,13 @@ def ms_ssim(x: torch.Tensor, y: torch.Tensor, levels: int | None = None) -> torc
     return torch.prod(stacked ** weights.view(-1, 1, 1), 0).mean(1)
 
 
+# Pixels per band of block_ssim_mse: its temporaries stay near 100 MB
+# whatever the image's width (15 float planes of 3 channels, plus margins).
+BAND_PIXELS = 512 * 1024
+
+
 def block_ssim_mse(
-    x_hat: torch.Tensor, x: torch.Tensor, block: int, band: int = 256,
+    x_hat: torch.Tensor, x: torch.Tensor, block: int, band: int | None = None,
     prepare: Callable[[torch.Tensor, int], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean SSIM (11x11 Gaussian window, sigma 1.5, channels averaged) and
@@ -61,14 +66,18 @@ def block_ssim_mse(
     on these, so the block quality it sees is the finest scale of the
     MS-SSIM it is judged by.
 
-    Runs in bands of ``band`` rows (a multiple of ``block``) with the
-    window's margin of real rows, replicating only at the image's own edges,
-    so the result is the whole image's while the window statistics (15
-    planes of floats) and the clamped copy exist for one band at a time:
-    whole, they took several GB for a 24-megapixel image. ``prepare``, if
+    Runs in bands of ``band`` rows (a multiple of ``block``; by default as
+    many as make :data:`BAND_PIXELS` pixels) with the window's margin of
+    real rows, replicating only at the image's own edges, so the result is
+    the whole image's while the window statistics (15 planes of floats) and
+    the clamped copy exist for one band at a time: whole, they took several
+    GB for a 24-megapixel image, and bands of a fixed 256 rows still about
+    290 MB at 6000 pixels wide. ``prepare``, if
     given, changes each band of ``x_hat`` (a clamped copy, and the image
     row it starts at) first: the recurrent encoder paints flat blocks there,
     so the painted image never exists whole."""
+    if band is None:
+        band = max(block, BAND_PIXELS // x.shape[3] // block * block)
     if band % block:
         raise ValueError(f"band {band} is not a multiple of the block {block}")
     pad = _WIN // 2

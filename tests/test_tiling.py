@@ -23,12 +23,13 @@ def test_tiled_transforms_match_whole_image_inference() -> None:
     assert torch.allclose(tiles_s, whole_s, atol=1e-4)
 
 
-def test_block_quality_in_bands_matches_the_whole_image() -> None:
+def test_block_quality_in_bands_matches_the_whole_image(monkeypatch) -> None:
     """The SABR block quality runs in bands of rows (bounded memory for large
     images) and equals one pass over the whole image, edges included."""
     import pytest
     import torch.nn.functional as F
 
+    from pillow_nnc import metrics
     from pillow_nnc.metrics import block_ssim_mse
 
     torch.manual_seed(1)
@@ -41,6 +42,10 @@ def test_block_quality_in_bands_matches_the_whole_image() -> None:
         s_b, m_b = block_ssim_mse(y, x, 16, band=band)
         torch.testing.assert_close(s_b, ssim, atol=1e-6, rtol=0)
         torch.testing.assert_close(m_b, mse, atol=1e-7, rtol=0)
+    monkeypatch.setattr(metrics, "BAND_PIXELS", 96 * 32)  # the default band: two block rows here
+    s_d, m_d = block_ssim_mse(y, x, 16)
+    torch.testing.assert_close(s_d, ssim, atol=1e-6, rtol=0)
+    torch.testing.assert_close(m_d, mse, atol=1e-7, rtol=0)
     assert ssim.min() < 0.99 and ssim.max() <= 1  # a real SSIM, not a constant
     with pytest.raises(ValueError, match="multiple"):
         block_ssim_mse(y, x, 16, band=40)
