@@ -180,7 +180,7 @@ def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
         except _BudgetTooSmall:
             if opts.codec_chosen or opts.weights or engine.family == "recurrent" or "recurrent" not in zoo.families():
                 raise
-        # The transform codec's coarsest file (0.10-0.18 bpp on Kodak, model 14) is larger than
+        # The transform codec's coarsest file (0.10-0.17 bpp on Kodak, model 15) is larger than
         # one recurrent iteration (0.125 bpp before entropy coding): a budget
         # the default codec cannot meet may still fit the recurrent codec.
         header.model_id = zoo.default_model("recurrent", width, height)
