@@ -108,7 +108,7 @@ def markdown(results: dict[str, Any], plots: bool = True) -> str:
         lines += [f"## Set `{set_name}`", "",
                   f"{len(info['images'])} image(s) ({', '.join(info['images'])}), size {', '.join(info['sizes'])}.", ""]
         bd = [r for r in results.get("bdrate", []) if r["set"] == set_name]
-        cols = _bd_columns(set_name)
+        cols, nnc_cols = _bd_columns(set_name), _bd_columns(set_name, "nnc_vs")
         notes: list[str] = []
 
         def cell(row: dict | None) -> str:
@@ -141,8 +141,7 @@ def markdown(results: dict[str, Any], plots: bool = True) -> str:
             lines += [f"### BD-rate of {_label(results, nnc)} vs every other codec", "",
                       f"Negative = {_label(results, nnc)} needs fewer bits than the anchor."
                       + (" *File vs header-less*: its real file against the anchor's payload."
-                         if "file_vs_payload" in rate_kinds(set_name, "nnc_vs") else ""), ""]
-            nnc_cols = _bd_columns(set_name, "nnc_vs")
+                         if any(r == "file_vs_payload" for r, _, _ in nnc_cols) else ""), ""]
             rows = [[_label(results, o)] + [cell(find("nnc_vs", o, nnc, r, k)) for r, k, _ in nnc_cols] for o in others]
             lines += _table(["anchor"] + [h for _, _, h in nnc_cols], rows)
         if notes:

@@ -296,7 +296,7 @@ class RecurrentCodec(nn.Module):
             return self.render(h_dec, t)
         if self.gated:
             gate = 1 + torch.tanh(self.gate_state(h_dec))
-            update = self.gate_out(self.gate_codes(codes.to(gate.dtype)) * gate)
+            update = self.gate_out(self.gate_codes(codes) * gate)
         else:
             update = self.readout(h_dec)
         if self.code_readout is not None:
