@@ -20,11 +20,33 @@ from safetensors.torch import save_file
 from pillow_nnc import codec, container, zoo
 from pillow_nnc.engines import recurrent as rec_engine
 from pillow_nnc.errors import NncError, UnsupportedFileError
+from pillow_nnc.models import tiling
 from pillow_nnc.models.recurrent import RecurrentCodec
 
 from conftest import nnc_decode, nnc_encode
 
 MAX_ITERATIONS = 6
+
+
+def _tiling_spy(monkeypatch) -> dict[str, list[int]]:
+    """Tiles of 48 pixels (3 blocks) from now on, and the number of tiles
+    of every tiled call, by stack (analysis: scale 1/16; synthesis: 16)."""
+    monkeypatch.setattr(rec_engine, "TILE", 48)
+    counts: dict[str, list[int]] = {"analysis": [], "synthesis": []}
+
+    def spy(fn, x, **kw):
+        calls = []
+        out = tiling.tiled(lambda part: calls.append(part.shape) or fn(part), x, **kw)
+        counts["analysis" if kw["scale"] < 1 else "synthesis"].append(len(calls))
+        return out
+
+    monkeypatch.setattr(rec_engine, "tiled", spy)
+    return counts
+
+
+# Larger than one tile of either stack with 48-pixel tiles (margins: 64
+# pixels, 4 blocks), so the tile tests really tile.
+H, W = 192, 208
 
 
 def _tiny_weights(directory, adjust: Callable[[RecurrentCodec], None] | None = None, **config) -> str:
@@ -85,23 +107,24 @@ def test_latent_model_files_round_trip_cut_anywhere_and_tile(tmp_path, engine, m
     latent = zoo.engine(zoo.add_weights(path))
     assert latent.model.latent and latent.model.config()["code_readout"]
     assert latent.model.latent_input == (encoder_input == "latent")
-    rgb = _rgb(96, 112, seed=3)
+    rgb = _rgb(H, W, seed=3)
     state = latent.analyse(rgb)
     params, segments, *_ = latent.encode(state, 255)
     assert len(segments) == MAX_ITERATIONS
     # No autograd graph survives encoding (it once held the synthesis graph of the first pass).
     run = state._full
     assert not any(t.requires_grad for t in (run.x_hat, run.canvas, run.h_enc, run.h_dec, run.target))
-    whole = latent.decode(params, segments, 112, 96)
+    whole = latent.decode(params, segments, W, H)
     plain = engine.encode(engine.analyse(rgb), 255)
-    assert not np.array_equal(whole, engine.decode(plain.params, plain.segments, 112, 96))
+    assert not np.array_equal(whole, engine.decode(plain.params, plain.segments, W, H))
     for k in (1, 3):
         p_k, s_k, *_ = latent.encode(state, latent.level_of_iterations(k))
-        np.testing.assert_array_equal(latent.decode(params, segments[:k], 112, 96), latent.decode(p_k, s_k, 112, 96))
-    monkeypatch.setattr(rec_engine, "TILE", 32)
+        np.testing.assert_array_equal(latent.decode(params, segments[:k], W, H), latent.decode(p_k, s_k, W, H))
+    tiles = _tiling_spy(monkeypatch)
     tiled = latent.encode(latent.analyse(rgb), 255)
     assert (tiled.params, tiled.segments) == (params, segments)
-    assert np.abs(latent.decode(params, segments, 112, 96).astype(int) - whole.astype(int)).max() <= 1
+    assert np.abs(latent.decode(params, segments, W, H).astype(int) - whole.astype(int)).max() <= 1
+    assert min(tiles["analysis"]) > 1 and min(tiles["synthesis"]) > 1  # both stacks really ran in tiles
 
 
 def test_diffusion_steps_come_from_the_model_and_change_the_image(tmp_path, engine) -> None:
@@ -262,14 +285,15 @@ def test_codes_do_not_depend_on_the_thread_count(engine) -> None:
 
 
 def test_tiled_coding_matches_whole_image_coding(engine, monkeypatch) -> None:
-    rgb = _rgb(96, 112, seed=5)
+    rgb = _rgb(H, W, seed=5)
     whole_params, whole, *_ = engine.encode(engine.analyse(rgb), 128)
-    decoded = engine.decode(whole_params, whole, 112, 96)
-    monkeypatch.setattr(rec_engine, "TILE", 32)
+    decoded = engine.decode(whole_params, whole, W, H)
+    tiles = _tiling_spy(monkeypatch)
     tiled_params, tiled, *_ = engine.encode(engine.analyse(rgb), 128)
     assert (tiled_params, tiled) == (whole_params, whole)
-    diff = np.abs(engine.decode(whole_params, whole, 112, 96).astype(int) - decoded.astype(int))
+    diff = np.abs(engine.decode(whole_params, whole, W, H).astype(int) - decoded.astype(int))
     assert diff.max() <= 1
+    assert min(tiles["analysis"]) > 1 and min(tiles["synthesis"]) > 1  # both stacks really ran in tiles
 
 
 @pytest.mark.parametrize(

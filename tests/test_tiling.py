@@ -14,7 +14,7 @@ def test_tiled_transforms_match_whole_image_inference() -> None:
     model = zoo.engine(zoo.default_model("transform")).model
     torch.manual_seed(0)
     x = torch.rand(1, 3, 192, 272)
-    y = torch.randn(1, model.m, 9, 13)
+    y = torch.randn(1, model.m, 12, 17)
     with torch.no_grad():
         whole_a, tiles_a = model.g_a(x), tiled(model.g_a, x, tile=64, margin=64, scale=Fraction(1, 16))
         whole_s, tiles_s = model.g_s(y), tiled(model.g_s, y, tile=4, margin=4, scale=Fraction(16))

@@ -43,9 +43,15 @@ from ..metrics import block_ssim_mse
 from ..models.recurrent import RecurrentCodec
 from ..models.tiling import tiled
 from ..models.transform import pad_to
-from . import SINGLE_SEGMENT_PIXELS, TILE, Payload
+from . import SINGLE_SEGMENT_PIXELS, Payload
 
 MAX_PRIME = 15
+# Pixels per tile side for the convolution stacks of large images: half the
+# transform engine's (engines.TILE), since SABR's encoder holds two passes'
+# images beside a tile's temporaries (~0.4 GB at 1024 pixels, 0.13 at 512).
+# 6000x4000 sample, default quality: encode peak 2733 MiB with 512, 2948
+# with 1024 (3186 before tiles were written straight into their output).
+TILE = 512
 BLOCK_MSE_WEIGHT = 20.0  # as train.recurrent_task.MSE_WEIGHT
 NEVER = 1 << 30  # iterations of a block that has not stopped
 # Iterations a painted flat block codes: one inside a flat area; two beside
@@ -201,6 +207,9 @@ class _Run:
                 features = model.analysis(residual, t)
             else:
                 features = tiled(partial(model.analysis, t=t), residual, tile=TILE, margin=64, scale=Fraction(1, 16))
+            # Image-sized, like the old picture: neither is held while the new one is made.
+            del residual
+            self.x_hat = None
             self.h_enc = model.step_encoder(features, self.h_enc, steps)
             active = (self.stop > t).ravel()
             bits = (model.binarizer(self.h_enc) >= 0).reshape(model.bits, -1).numpy().astype(np.int64)

@@ -26,20 +26,27 @@ def tiled(
 
     ``scale`` is the output/input size ratio of ``fn`` (1/16 for analysis,
     16 for synthesis); ``tile`` and ``margin`` are in input units and must
-    map to whole output units.
+    map to whole output units. An input of no more area than one tile with
+    its margins runs whole, whatever its shape (a 768x512 Kodak image with
+    512-pixel tiles: tiling it would cost 17% more convolution for no
+    memory saved). Each tile's centre is written straight into
+    the output (stitching rows and then the image with ``torch.cat`` held
+    the output twice: 288 MB more for the synthesis of a 24-megapixel image).
     """
     _, _, h, w = x.shape
-    if h <= tile + 2 * margin and w <= tile + 2 * margin:
+    if h * w <= (tile + 2 * margin) ** 2:  # no larger than one tile with its margins
         return fn(x)
-    rows = []
+    out = None
     for top in range(0, h, tile):
-        row = []
         for left in range(0, w, tile):
             y0, x0 = max(0, top - margin), max(0, left - margin)
             y1, x1 = min(h, top + tile + margin), min(w, left + tile + margin)
-            out = fn(x[:, :, y0:y1, x0:x1])
+            part = fn(x[:, :, y0:y1, x0:x1])
+            if out is None:
+                out = part.new_empty(part.shape[0], part.shape[1], int(h * scale), int(w * scale))
             oy, ox = int((top - y0) * scale), int((left - x0) * scale)
             th, tw = int(min(tile, h - top) * scale), int(min(tile, w - left) * scale)
-            row.append(out[:, :, oy : oy + th, ox : ox + tw])
-        rows.append(torch.cat(row, dim=3))
-    return torch.cat(rows, dim=2)
+            oy0, ox0 = int(top * scale), int(left * scale)
+            out[:, :, oy0 : oy0 + th, ox0 : ox0 + tw] = part[:, :, oy : oy + th, ox : ox + tw]
+            del part
+    return out
