@@ -137,6 +137,7 @@ def file_info(path: Path) -> dict:
         "model": zoo.describe(header.model_id),
         "codec_params": header.codec_params.hex(),
         "codec_params_meaning": _describe_params(header.model_id, header.codec_params),
+        "model_ceiling": zoo.released().get(header.model_id, {}).get("quality_ceiling"),
         "header_bytes": header.size,
         "rate_map": _rate_map_summary(header),
         "flat_blocks": _flat_count(header),
@@ -209,6 +210,10 @@ def cmd_info(args: argparse.Namespace) -> int:
           f"{info['file_bytes']} bytes, {info['bpp']} bpp")
     meaning = f" ({info['codec_params_meaning']})" if info["codec_params_meaning"] else ""
     print(f"  model: {info['model']}; codec parameters: {info['codec_params'] or '-'}{meaning}")
+    if info["model_ceiling"]:
+        ceiling = info["model_ceiling"]
+        print(f"  model ceiling: SSIMULACRA 2 {ceiling['ssimulacra2']} at its top rate (JPEG's quality "
+              f"{ceiling['quality']} on held-out photos); higher qualities give that")
     if info["rate_map"]:
         per = ", ".join(f"{n}: {count}" for n, count in info["rate_map"].items())
         print(f"  rate map: blocks per iteration count {{{per}}}")

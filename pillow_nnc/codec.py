@@ -111,12 +111,45 @@ def _bytes_option(name: str, value: object) -> bytes | None:
     raise ValueError(msg)
 
 
+# Options of Pillow's WebP, AVIF and JPEG writers that .nnc cannot honour,
+# with what to do instead: silently ignoring them would hand the user an
+# image other than the one asked for (a lossy file for lossless=True).
+UNSUPPORTED = {
+    "lossless": "NNC is always lossy: save as PNG, or WebP/JPEG XL with lossless=True, for exact pixels",
+    "method": "NNC has no encoder-speed setting; leave it out",
+    "speed": "NNC has no encoder-speed setting; leave it out",
+    "exact": "NNC keeps no colour under fully transparent pixels; use PNG or lossless WebP for that",
+    "alpha_quality": "NNC always stores alpha losslessly; leave it out",
+    "subsampling": "NNC has no chroma subsampling setting; leave it out",
+    "range": "NNC stores full-range 8-bit samples only; leave it out",
+    "tile_rows": "NNC tiles internally; leave it out",
+    "tile_cols": "NNC tiles internally; leave it out",
+    "autotiling": "NNC tiles internally; leave it out",
+    "advanced": "NNC has no codec-specific settings; leave it out",
+    "max_threads": "set the thread count with pillow_nnc.set_threads(n) or NNC_THREADS",
+    "qtables": "NNC has no quantisation tables; use quality",
+    "minimize_size": "NNC holds a single image; leave it out",
+    "kmin": "NNC holds a single image; leave it out",
+    "kmax": "NNC holds a single image; leave it out",
+    "allow_mixed": "NNC holds a single image; leave it out",
+}
+# Values of those options that ask for nothing beyond what .nnc does anyway.
+_HARMLESS = {"lossless": (False,), "alpha_quality": (100,), "exact": (False,)}
+
+
 def options_from(params: dict) -> EncodeOptions:
     """Validate the keyword arguments given to ``Image.save``.
 
     Unknown keys are ignored, as Pillow does; a wrong value of a known key
-    raises ``ValueError`` naming the option and its allowed range.
+    raises ``ValueError`` naming the option and its allowed range; an option
+    of Pillow's WebP/AVIF/JPEG writers that .nnc cannot honour
+    (:data:`UNSUPPORTED`) raises ``ValueError`` saying what to do instead.
     """
+    for name, advice in UNSUPPORTED.items():
+        value = params.get(name)
+        if value is not None and not any(value is v or (type(value) is type(v) and value == v) for v in _HARMLESS.get(name, ())):
+            msg = f"nnc: option {name}={value!r} is not supported: {advice}"
+            raise ValueError(msg)
     opts = EncodeOptions()
     if params.get("quality") is not None:
         opts.quality = _int_option("quality", params["quality"], 1, 100)

@@ -1,5 +1,6 @@
-"""Image quality metrics (via pytorch-msssim) used by training, SABR-like
-rate control and the benchmarks.
+"""Image quality metrics used by training, SABR-like rate control and the
+benchmarks: PSNR, MS-SSIM (via pytorch-msssim), SSIMULACRA 2 (via the
+ssimulacra2 package) and Butteraugli (libjxl's ``butteraugli_main``).
 
 pytorch-msssim's public ``ms_ssim`` insists on five scales (sides > 160 px);
 training patches and thumbnails are smaller, so :func:`ms_ssim` drops the
@@ -8,10 +9,15 @@ coarsest scales when the image is too small and renormalises the weights.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from pytorch_msssim.ssim import _fspecial_gauss_1d, _ssim
 from torch.nn import functional as F
 
@@ -129,3 +135,103 @@ def ms_ssim_rgb(a: np.ndarray, b: np.ndarray) -> float:
     """MS-SSIM (RGB) of two uint8 (H, W, 3) arrays, as the benchmarks report it."""
     with torch.no_grad():
         return float(ms_ssim(to_tensor(a), to_tensor(b))[0])
+
+
+def _recursive_gaussian_kernel(sigma: float = 1.5) -> np.ndarray:
+    """The impulse response of libjxl's recursive Gaussian (Charalampidis
+    2016, as ``CreateRecursiveGaussian``): exactly a sum of three cosines
+    over |i| < radius (they vanish at +-radius), so a 9-tap convolution
+    with zeros outside the image reproduces libjxl's blur."""
+    radius = round(3.2795 * sigma + 0.2546)
+    omega = np.pi / (2 * radius) * np.array([1.0, 3.0, 5.0])
+    sign = np.array([1.0, -1.0, 1.0])
+    p = sign / np.tan(omega / 2)
+    r = sign * p * p / np.sin(omega)
+    rho = np.exp(-0.5 * sigma**2 * omega**2) / radius
+    d13, d35, d51 = p[0] * r[1] - r[0] * p[1], p[1] * r[2] - r[1] * p[2], p[2] * r[0] - r[2] * p[0]
+    zeta = (d35 / d13, d51 / d13)
+    beta = np.linalg.solve([p, r, [zeta[0], zeta[1], 1.0]],
+                           [1.0, radius * radius - sigma * sigma, zeta[0] * rho[0] + zeta[1] * rho[1] + rho[2]])
+    return beta @ np.cos(np.outer(omega, np.arange(1 - radius, radius)))
+
+
+_S2_KERNEL = _recursive_gaussian_kernel()
+
+
+def _s2_blur(planes: np.ndarray) -> np.ndarray:
+    """Blur the first two axes of ``planes`` with :data:`_S2_KERNEL`, zeros outside."""
+    n = _S2_KERNEL.size // 2
+    for axis in (0, 1):
+        x = np.moveaxis(planes, axis, 0)
+        padded = np.pad(x, [(n, n)] + [(0, 0)] * (x.ndim - 1))
+        size = x.shape[0]
+        out = _S2_KERNEL[n] * x
+        for i in range(1, n + 1):  # symmetric taps: one multiply per pair
+            out += _S2_KERNEL[n + i] * (padded[n - i : n - i + size] + padded[n + i : n + i + size])
+        planes = np.moveaxis(out, 0, axis)
+    return planes
+
+
+def ssimulacra2_rgb(ref: np.ndarray, dist: np.ndarray) -> float:
+    """SSIMULACRA 2.1 score of two (H, W, 3) uint8 sRGB arrays: 100 for
+    identical images, about 90 visually lossless, 50 medium, 10 very low,
+    negative for very strong distortion.
+
+    The ssimulacra2 package (0.3.0) gives the colour transform, the error
+    maps and the weights; the blur and the scale loop follow libjxl
+    instead, because the package's scipy Gaussian moved scores by up to
+    4.6 points and it stops one scale earlier than libjxl on small images.
+    Like libjxl, images under 8 px a side raise ValueError (the package
+    returns 100 there whatever the distortion), and a 32x32 image gets 4
+    scales (32 to 4 px), whose terms use the first 4 scales' slots of the
+    108-weight table as in libjxl.
+    Cross-checked: libjxl's scores for JPEG q20/45/70/90 of a 256x256 crop
+    (imazen/ssimulacra2 jpeg_quality_reference.rs) within 0.2 points."""
+    from ssimulacra2 import ssimulacra2 as s2  # imports scipy: kept off the plugin's import path
+
+    if ref.shape != dist.shape or ref.ndim != 3 or ref.shape[2] != 3:
+        raise ValueError(f"need two (H, W, 3) arrays of one shape, got {ref.shape} and {dist.shape}")
+    if min(ref.shape[:2]) < 8:
+        raise ValueError(f"SSIMULACRA 2 needs at least 8x8 pixels, got {ref.shape[1]}x{ref.shape[0]}")
+    linear = [s2.srgb_to_linear(ref), s2.srgb_to_linear(dist)]
+    msssim = s2.Msssim()
+    for scale in range(s2.kNumScales):
+        if min(linear[0].shape[:2]) < 8:  # libjxl tests the size before halving
+            break
+        if scale:
+            linear = [s2.downsample(x, 2, 2) for x in linear]
+        a, b = (s2.make_positive_xyb(s2.linear_rgb_to_xyb(x)) for x in linear)
+        mu1, mu2, s11, s22, s12 = np.split(_s2_blur(np.concatenate([a, b, a * a, b * b, a * b], 2)), 5, 2)
+        maps = s2.MsssimScale()
+        maps.avg_ssim = s2.ssim_map(mu1, mu2, s11, s22, s12)
+        maps.avg_edgediff = s2.edge_diff_map(a, mu1, b, mu2)
+        msssim.scales.append(maps)
+    return float(msssim.score())
+
+
+def butteraugli_binary() -> str | None:
+    """Path of libjxl's ``butteraugli_main`` (Debian: libjxl-devtools), or None."""
+    return shutil.which("butteraugli_main")
+
+
+def butteraugli_norms(ref: np.ndarray, dist: np.ndarray) -> tuple[float, float] | None:
+    """Butteraugli max-norm distance and 3-norm of two (H, W, 3) uint8 sRGB
+    arrays (0 = identical; about 1 is the visibility threshold), from one
+    run of ``butteraugli_main`` at its default 80-nit intensity target, or
+    None when the binary is absent."""
+    binary = butteraugli_binary()
+    if binary is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="nnc-butteraugli-") as tmp:
+        paths = [Path(tmp) / "ref.png", Path(tmp) / "dist.png"]
+        for path, pixels in zip(paths, (ref, dist)):
+            Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).save(path, compress_level=1)
+        out = subprocess.run([binary, *map(str, paths)], capture_output=True, text=True, check=True, timeout=600)
+    words = out.stdout.split()
+    return float(words[0]), float(words[words.index("3-norm:") + 1])
+
+
+def butteraugli_rgb(ref: np.ndarray, dist: np.ndarray) -> float | None:
+    """Butteraugli max-norm distance (see :func:`butteraugli_norms`), or None without the binary."""
+    norms = butteraugli_norms(ref, dist)
+    return None if norms is None else norms[0]

@@ -12,10 +12,15 @@ from PIL import Image
 from pillow_nnc.bench import cli
 from pillow_nnc.bench import codecs as bench_codecs
 from pillow_nnc.bench import run as bench_run
+from pillow_nnc.bench.analysis import METRICS
 from pillow_nnc.bench.codecs import Codec, jpeg_payload, nnc_payload, webp_payload
+from pillow_nnc.metrics import butteraugli_binary
 
 POINT_KEYS = {"codec", "set", "image", "quality", "width", "height", "bytes", "payload_bytes",
-              "bpp", "payload_bpp", "psnr", "msssim", "enc_s", "dec_s"}
+              "bpp", "payload_bpp", "psnr", "msssim", "ssimulacra2", "butteraugli", "butteraugli_3norm",
+              "enc_s", "dec_s"}
+# BD-rate metric keys this machine can measure (Butteraugli needs butteraugli_main)
+BD_METRICS = {key for point_key, key, _ in METRICS if point_key != "butteraugli" or butteraugli_binary()}
 
 
 def _smooth(w: int, h: int, phase: float) -> Image.Image:
@@ -55,10 +60,14 @@ def test_results_json_structure(quick_run):
     assert res["errors"] == []
     # 2 codecs x 2 sets x 2 images x 3 quick qualities
     assert len(res["points"]) == 24
+    assert res["meta"]["butteraugli_main"] == butteraugli_binary()
     for p in res["points"]:
         assert POINT_KEYS <= set(p)
         assert p["codec"] in ("jpeg", "webp")
-        assert 0 < p["msssim"] <= 1 and p["psnr"] > 10
+        assert 0 < p["msssim"] <= 1 and p["psnr"] > 10 and p["ssimulacra2"] < 100
+        assert (p["butteraugli"] is None) == (butteraugli_binary() is None)
+        if p["butteraugli"] is not None:
+            assert 0 < p["butteraugli_3norm"] <= p["butteraugli"]
         assert p["enc_s"] > 0 and p["dec_s"] > 0
         if p["set"] == "thumb32":
             assert (p["width"], p["height"]) == (32, 32)
@@ -68,10 +77,7 @@ def test_results_json_structure(quick_run):
             assert [c["quality"] for c in curve] == list(res["codecs"][codec]["qualities"])
     bd = [r for r in res["bdrate"] if r["kind"] == "vs_jpeg"]
     assert {(r["set"], r["rate"], r["metric"]) for r in bd} == {
-        ("kodak", "bpp", "msssim_db"), ("kodak", "bpp", "psnr"),
-        ("thumb32", "bpp", "msssim_db"), ("thumb32", "bpp", "psnr"),
-        ("thumb32", "payload_bpp", "msssim_db"), ("thumb32", "payload_bpp", "psnr"),
-    }
+        (s, rate, m) for s, rate in (("kodak", "bpp"), ("thumb32", "bpp"), ("thumb32", "payload_bpp")) for m in BD_METRICS}
     for r in bd:
         assert r["anchor"] == "jpeg" and r["test"] == "webp"
         assert (r["bd_rate"] is None) == (r["error"] is not None)
@@ -104,6 +110,9 @@ def test_markdown_and_plots_exist(quick_run):
     md = (out / "results.md").read_text()
     assert res["meta"]["command"] in md and res["meta"]["date"] in md
     assert "BD-rate vs JPEG" in md and "header-less" in md
+    assert "| codec | MS-SSIM | PSNR | SSIMULACRA 2 | Butteraugli |" in md
+    assert ("Skipped metric" in md) == (butteraugli_binary() is None)
+    assert "No sheets: no NNC codec in this run" in md  # the visual sheets need NNC's file sizes
     assert "### Speed" in md and "### Peak memory" in md
     for set_name in ("kodak", "thumb32"):
         png = out / f"rd_{set_name}.png"
@@ -222,7 +231,7 @@ def test_nnc_quick_if_registered(image_dir, tmp_path):
     if "NNC" not in Image.SAVE:
         pytest.skip('format "NNC" is not registered')
     argv = ["--kodak", str(image_dir), "--out", str(tmp_path), "--codecs", "jpeg,nnc",
-            "--sets", "thumb32", "--quick", "--no-memory", "--no-plots"]
+            "--sets", "thumb32", "--quick", "--no-memory", "--no-plots", "--no-visual"]
     cli.main(argv)
     res = json.loads((tmp_path / "results.json").read_text())
     assert res["meta"]["complete"]
@@ -341,3 +350,85 @@ def test_nnc_file_is_compared_with_the_others_payloads_on_thumbnails() -> None:
     assert found[("thumb32", "nnc_vs", "bpp", "msssim_db")] == pytest.approx(-20, abs=0.5)
     assert ("thumb32", "vs_jpeg", "file_vs_payload", "msssim_db") not in found  # JPEG's row has no such column
     assert ("kodak", "nnc_vs", "file_vs_payload", "msssim_db") not in found  # Kodak has no payload measure
+
+
+def test_screen_set_is_deterministic_and_in_range() -> None:
+    """The generated screen set: >= 8 RGB images of 256x256 to 768x512, the
+    same pixels twice, fonts recorded."""
+    from pillow_nnc.bench.screen import font_sources, screen_images
+    from pillow_nnc.bench.sets import build_set, set_info
+
+    first, second = screen_images(), screen_images()
+    assert len(first) >= 8 and len({n for n, _ in first}) == len(first)
+    for (name, a), (name2, b) in zip(first, second):
+        assert name == name2 and a.mode == "RGB" and a.tobytes() == b.tobytes()
+        assert 256 <= a.width <= 768 and 256 <= a.height <= 512, (name, a.size)
+    assert [it.name for it in build_set("screen", [], screens=2)] == [n for n, _ in first[:2]]
+    fonts = set_info("screen")["fonts"]
+    assert fonts == font_sources() and "ui" in fonts and fonts["freetype"]
+    assert set_info("kodak") == {}
+
+
+def test_screen_set_runs(image_dir, tmp_path) -> None:
+    """--sets screen: the screens are measured (2 in quick mode) and results.json names the fonts."""
+    cfg = bench_run.Config(kodak=image_dir, out=tmp_path, codecs=["jpeg"], sets=["screen"], quick=True,
+                           memory=False, plots=False, visual=False, progress=False)
+    res = bench_run.run(cfg)
+    assert res["errors"] == [] and res["sets"]["screen"]["images"] == ["terminal", "editor"]
+    assert res["sets"]["screen"]["fonts"]["mono"] in ("DejaVuSansMono.ttf", "Pillow's bundled font (ImageFont.load_default)")
+    assert {(p["width"], p["height"]) for p in res["points"]} == {(768, 512)}
+    assert "visual" not in res
+
+
+def test_bd_rate_on_butteraugli_distance_and_skipped_metrics() -> None:
+    """Butteraugli falls as rate rises: BD-rate runs on -ln(distance); a
+    curve at half the rate for the same distances is -50%. Without any
+    Butteraugli values (no butteraugli_main) its rows are skipped and the
+    report says why."""
+    from pillow_nnc.bench.analysis import bdrates, neglog, skipped_metrics
+    from pillow_nnc.bench.report import _bd_tables
+
+    def curve(bpps: list[float], butter: bool) -> list[dict]:
+        return [{"bpp": b, "payload_bpp": None, "msssim_db": 10 + q, "psnr": 25 + q, "ssimulacra2": 40 + 10 * q,
+                 "butteraugli_neglog": neglog(8 / 2**q) if butter else None} for q, b in enumerate(bpps, 1)]
+
+    for butter in (True, False):
+        curves = {"kodak": {"jpeg": curve([0.4, 0.8, 1.6, 3.2], butter), "nnc": curve([0.2, 0.4, 0.8, 1.6], butter)}}
+        results = {"run_codecs": ["nnc", "jpeg"], "meta": {"butteraugli_main": "/usr/bin/butteraugli_main" if butter else None},
+                   "curves": curves, "codecs": {}}
+        rows = {(r["kind"], r["metric"]): r["bd_rate"] for r in bdrates(results, curves)}
+        assert rows[("vs_jpeg", "ssimulacra2")] == pytest.approx(-50, abs=0.01)
+        assert (("vs_jpeg", "butteraugli_neglog") in rows) == butter
+        if butter:
+            assert rows[("vs_jpeg", "butteraugli_neglog")] == pytest.approx(-50, abs=0.01)
+        else:
+            assert "butteraugli_main was not found" in skipped_metrics(results, curves)["butteraugli"]
+            results["bdrate"] = [dict(r, set="kodak") for r in bdrates(results, curves)]
+            assert "| nnc | -50.0% | -50.0% | -50.0% | skipped |" in "\n".join(_bd_tables(results, "kodak", curves["kodak"]))
+
+
+def test_visual_match_budget_and_standard_sheets(image_dir, tmp_path, monkeypatch) -> None:
+    """``visual --match CODEC=Q`` takes that file's size as the budget;
+    the standard sheets (anchor codec swapped for JPEG to keep this fast)
+    are written with their budgets, the photo falling back to the first image."""
+    from pillow_nnc.bench import visual
+
+    out = tmp_path / "home.png"
+    argv = ["visual", "--kodak", str(image_dir), "--image", "screen/home", "--match", "jpeg=50",
+            "--codecs", "jpeg,webp", "--out", str(out)]
+    assert cli.main(argv) == 0 and out.stat().st_size > 1000
+    home = visual.load_source(image_dir, "screen/home")[1]
+    jpeg = bench_codecs.get_codecs()["jpeg"]
+    budget = len(jpeg.encode(home, 50))
+    found = visual.find_quality(jpeg, home, budget, *jpeg.search_range)
+    assert found["quality"] >= 50 and len(found["data"]) == budget
+
+    monkeypatch.setattr(visual, "NNC_NAMES", ("jpeg",))
+    done = visual.standard_sheets(image_dir, tmp_path, [jpeg])
+    assert done["anchor"] == "jpeg" and [s["out"] for s in done["sheets"]] == [s[0] for s in visual.STANDARD_SHEETS]
+    for s, (_, image, quality, _) in zip(done["sheets"], visual.STANDARD_SHEETS):
+        src = visual.load_source(image_dir, image if image.startswith("screen/") else "img01")[1]
+        assert s["budget"] == len(jpeg.encode(src, quality)) and s["codecs"][0]["bytes"] <= s["budget"]
+        with Image.open(tmp_path / s["out"]) as im:
+            assert im.format == "PNG"
+    assert done["sheets"][2]["image"] == "img01"  # no kodim23 in the test directory

@@ -290,7 +290,20 @@ def test_bad_max_bytes_raises_value_error(max_bytes, crop, encode):
 
 
 def test_unknown_options_are_ignored(crop, crop_nnc, encode):
-    assert encode(crop, optimize=True, progressive=True, lossless=False, foo="bar") == crop_nnc
+    assert encode(crop, optimize=True, progressive=True, lossless=False, alpha_quality=100, foo="bar") == crop_nnc
+
+
+@pytest.mark.parametrize("option, value, advice", [
+    ("lossless", True, "PNG"), ("lossless", 1, "PNG"), ("method", 6, "speed"), ("speed", 0, "speed"),
+    ("subsampling", "4:4:4", "subsampling"), ("alpha_quality", 50, "alpha losslessly"),
+    ("exact", True, "transparent"), ("max_threads", 4, "set_threads"), ("tile_rows", 2, "tiles"),
+])
+def test_options_nnc_cannot_honour_are_refused(option, value, advice, crop, encode):
+    """Options of Pillow's WebP/AVIF/JPEG writers that would change the
+    result if honoured raise instead of being silently ignored."""
+    with pytest.raises(ValueError, match=option) as info:
+        encode(crop, **{option: value})
+    assert advice in str(info.value)
 
 
 @pytest.fixture(scope="module")

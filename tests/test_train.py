@@ -46,7 +46,11 @@ def photos(tmp_path_factory):
                        "--code-readout", "--iteration-readout", "--encoder-input", "latent", "--latent-pull", "1"]),
     ],
 )
-def test_train_resume_export_and_save(photos, tmp_path, capsys, family, extra) -> None:
+def test_train_resume_export_and_save(photos, tmp_path, capsys, monkeypatch, family, extra) -> None:
+    from pillow_nnc.train import data
+
+    # Two screen-content validation images instead of twelve keep the test quick.
+    monkeypatch.setattr(loop, "validation_screens", lambda: data.validation_screens(count=2))
     out = tmp_path / "run"
     common = ["--family", family, "--data", str(photos), "--out", str(out), "--batch", "2",
               "--threads", "1", "--val-every", "2", *extra]
@@ -61,6 +65,10 @@ def test_train_resume_export_and_save(photos, tmp_path, capsys, family, extra) -
     vals = [r for r in log if "val" in r]
     assert [r["step"] for r in vals] == [2]
     assert 0 < vals[0]["val"]["msssim@0.25"] <= 1
+    if family == "transform":  # SSIMULACRA 2 in every point; screen content beside photos
+        assert all(len(point) == 5 and point[3] <= 100 for point in vals[0]["val"]["curve"])
+        assert {"bd_vs_jpeg", "bd_vs_jpeg_psnr", "bd_vs_jpeg_ssimulacra2"} <= vals[0]["val"].keys()
+        assert ("screen_curve" in vals[0]["val"]) != bool(thumbnails)
 
     state = torch.load(out / "checkpoint.pt", weights_only=False)
     assert state["step"] == 3 and state["family"] == family  # resumed, not restarted
@@ -221,3 +229,60 @@ def test_thumbnail_patches_are_whole_photos_shrunk() -> None:
     assert sum(quadrants(p) >= 4 for p in crops) < 10
     val = validation_thumbnails([photo], 32)
     assert np.array_equal(val[0], np.asarray(thumbnail(Image.fromarray(photo), 32)))
+
+
+def test_screen_patches_come_at_their_share_and_are_reproducible() -> None:
+    """``--screen``: generated text/UI/chart patches at the share asked for,
+    the same for the same seed, with sharp edges (what photos lack)."""
+    import random
+
+    from pillow_nnc.train.data import PatchSampler, validation_screens
+    from pillow_nnc.train.screen import ScreenPatches
+
+    flat = np.full((200, 200, 3), 128, np.uint8)
+    mixed = PatchSampler([flat], 64, random.Random(0), screen=0.5)
+    share = np.mean([not (p == 128).all() for p in mixed.batch(200)])
+    assert 0.4 < share < 0.6
+    a, b = (ScreenPatches(96, random.Random(7)).patch() for _ in range(2))
+    assert a.shape == (96, 96, 3) and a.dtype == np.uint8 and np.array_equal(a, b)
+    screens = validation_screens(64, count=6)
+    steps = [np.abs(np.diff(s.astype(int), axis=1)).max() for s in screens]
+    assert min(steps) >= 60  # every validation screen has a hard edge
+    assert np.array_equal(screens, validation_screens(64, count=6))
+    with pytest.raises(SystemExit):
+        loop.parse_args(["--smooth", "0.6", "--screen", "0.6"])
+
+
+def test_gpu_path_runs_for_minutes_without_validation_and_packs_photos(photos, tmp_path) -> None:
+    """What training/gpu_train.sh runs, on the CPU: ``--minutes`` stops the
+    run with a checkpoint, ``--val-every 0`` skips validation, and the pack
+    keeps each photo's relative path (so the validation split is the same)."""
+    from pillow_nnc.train import pack
+    from pillow_nnc.train.data import list_images
+
+    packed = tmp_path / "pack"
+    pack.pack_photos(photos, packed, max_short=100, quality=90)
+    shrunk = list_images(packed)
+    assert [p.relative_to(packed).with_suffix("") for p in shrunk] == [
+        p.relative_to(photos).with_suffix("") for p in list_images(photos)]
+    assert all(min(Image.open(p).size) == 100 for p in shrunk)
+    assert [is_validation(p, packed) for p in shrunk] == [is_validation(p, photos) for p in list_images(photos)]
+
+    out = tmp_path / "run"
+    loop.main(["--device", "cpu", "--data", str(photos), "--out", str(out), "--batch", "2", "--patch", "32",
+               "--threads", "1", "--val-every", "0", "--minutes", "10", "--steps", "2", "--screen", "0.5",
+               "--mse-weight", "10", "--lambda-top", "1200", "--workers", "1"])
+    state = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 2 and state["args"]["lambda_top"] == "1200.0"
+    loop.main(["--data", str(photos), "--out", str(out), "--val-every", "0", "--minutes", "0", "--steps", "9"])
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 2  # no time: no step, still saved
+    assert not any("val" in line for line in (out / "log.jsonl").read_text().splitlines())
+
+
+def test_lambda_top_sets_the_top_level_and_keeps_the_bottom() -> None:
+    from pillow_nnc.models.transform import LAMBDAS, LEVELS
+    from pillow_nnc.train.transform_task import lambda_of
+
+    q = torch.tensor([0.0, LEVELS - 1.0])
+    assert torch.allclose(lambda_of(q), torch.tensor([LAMBDAS[0], LAMBDAS[-1]]), rtol=1e-5)
+    assert torch.allclose(lambda_of(q, 1200.0), torch.tensor([LAMBDAS[0], 1200.0]), rtol=1e-5)

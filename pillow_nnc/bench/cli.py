@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .codecs import get_codecs
 from .run import DEFAULT_KODAK, DEFAULT_OUT, Config
+from .screen import SCREENS
 from .sets import SET_NAMES, set_size
 
 PROG = "python -m pillow_nnc.bench"
@@ -16,8 +17,13 @@ PROG = "python -m pillow_nnc.bench"
 EPILOG = f"""\
 other commands:
   {PROG} visual --image kodim23 --bytes 12000 --out crops.png
-        side-by-side crops of one image from every codec at (the largest file
-        not over) the same size; see `{PROG} visual --help`
+  {PROG} visual --image screen/editor --match nnc=90 --zoom 2 --out text.png
+        side-by-side crops of one image (a Kodak file or a generated screen)
+        from every codec at (the largest file not over) the same size; see
+        `{PROG} visual --help`
+  {PROG} sheets [--codecs LIST] [--out DIR]
+        only the standard visual sheets a run writes (screen at NNC q=30 and
+        q=75 sizes, photo and text at NNC q=90 size), into DIR
   {PROG} report [--out DIR]
         rewrite results.md and the plots from an existing results.json
 
@@ -25,6 +31,7 @@ examples:
   {PROG} --quick                              # smoke run: 2 images, 3 qualities, 1 repeat
   {PROG} --codecs jpeg,webp,avif,jxl --sets kodak,thumb32 --images 4
   {PROG} --codecs nnc,jpeg,avif --q nnc=10,30,50,70,90
+  {PROG} --codecs nnc,jpeg,webp,avif,jxl --sets kodak,thumb32,screen --images 8
 """
 
 
@@ -62,6 +69,13 @@ def _quality_override(value: str) -> tuple[str, list[int]]:
     return name, sorted(set(qualities))
 
 
+def _match(value: str) -> tuple[str, int]:
+    name, quality = _quality_override(value)
+    if len(quality) != 1:
+        raise argparse.ArgumentTypeError(f"expected CODEC=Q, got {value!r}")
+    return name, quality[0]
+
+
 def _positive(value: str) -> int:
     v = int(value)
     if v < 1:
@@ -73,8 +87,9 @@ def run_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG,
         description="Rate-distortion, speed and memory benchmark of the NNC Pillow plugin against "
-        "JPEG, WebP, AVIF and JPEG XL on Kodak and Kodak thumbnails. Writes results.json, "
-        "results.md (BD-rate, speed and memory tables) and rd_<set>.png plots.",
+        "JPEG, WebP, AVIF and JPEG XL on Kodak, Kodak thumbnails and generated screen content, "
+        "measured by PSNR, MS-SSIM, SSIMULACRA 2 and Butteraugli. Writes results.json, "
+        "results.md (BD-rate, speed and memory tables), rd_<set>.png plots and visual_*.png sheets.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -85,10 +100,12 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--codecs", type=_codec_list, default=None, metavar="LIST",
                    help="comma-separated codecs (default: all available): " + ",".join(get_codecs()))
     p.add_argument("--sets", type=_set_list, default=list(SET_NAMES), metavar="LIST",
-                   help="comma-separated sets (default %(default)s); thumbN = centre square crop, Lanczos to NxN")
-    p.add_argument("--images", type=_positive, default=None, metavar="N", help="use only the first N images")
+                   help="comma-separated sets (default %(default)s); thumbN = centre square crop, Lanczos to NxN; "
+                   "screen = 9 generated screens (terminal, editor, dialog, charts, ...)")
+    p.add_argument("--images", type=_positive, default=None, metavar="N",
+                   help="use only the first N images of --kodak (the screen set stays whole)")
     p.add_argument("--quick", action="store_true",
-                   help="smoke mode: 2 images, 3 qualities per codec, 1 repeat (explicit options win)")
+                   help="smoke mode: 2 images per set, 3 qualities per codec, 1 repeat (explicit options win)")
     p.add_argument("--repeats", type=_positive, default=None, metavar="N",
                    help="timed runs per point, median kept (default 3, 1 with --quick)")
     p.add_argument("--threads", type=_positive, default=1, metavar="N",
@@ -98,6 +115,8 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="skip the per-codec peak-memory subprocess probes")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="do not write PNG plots")
+    p.add_argument("--no-visual", dest="visual", action="store_false",
+                   help="do not write the standard visual sheets (see the sheets command)")
     p.add_argument("--list-codecs", action="store_true", help="list codecs, settings and availability, then exit")
     return p
 
@@ -109,11 +128,15 @@ def visual_parser() -> argparse.ArgumentParser:
         "byte budget, side by side in one labelled PNG.",
     )
     p.add_argument("--kodak", type=Path, default=DEFAULT_KODAK, metavar="DIR", help="image directory")
-    p.add_argument("--image", default="kodim23", help="image name (kodim23, 23, or a path); default %(default)s")
+    p.add_argument("--image", default="kodim23",
+                   help="image name (kodim23, 23, a path, or screen/NAME for a generated screen: "
+                   f"{', '.join(SCREENS)}); default %(default)s")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--bytes", dest="budget", type=_positive, default=None, metavar="N",
                       help="byte budget per codec (whole image)")
     size.add_argument("--bpp", type=float, default=None, help="budget as bits per pixel (default 0.25)")
+    size.add_argument("--match", type=_match, default=None, metavar="CODEC=Q",
+                      help="budget = the file size of CODEC at quality Q (e.g. nnc=90)")
     p.add_argument("--codecs", type=_codec_list, default=None, metavar="LIST", help="codecs (default all available)")
     p.add_argument("--crop", default=None, metavar="X,Y,W,H", help="crop box (default: centred square)")
     p.add_argument("--crop-size", type=_positive, default=256, metavar="S", help="centred crop side (default 256)")
@@ -123,6 +146,20 @@ def visual_parser() -> argparse.ArgumentParser:
                    help="use the NxN thumbnail (centre crop + Lanczos) instead of the full image")
     p.add_argument("--threads", type=_positive, default=1)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT / "visual.png", help="output PNG (default %(default)s)")
+    return p
+
+
+def sheets_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=f"{PROG} sheets",
+        description="The standard visual sheets of a benchmark run, alone: each codec at the file size "
+        "of NNC at quality 30 and 75 on a screen, and at quality 90 on a photo and a text crop.",
+    )
+    p.add_argument("--kodak", type=Path, default=DEFAULT_KODAK, metavar="DIR", help="image directory (the photo)")
+    p.add_argument("--codecs", type=_codec_list, default=None, metavar="LIST",
+                   help="codecs (default all available); the first NNC one sets the budget")
+    p.add_argument("--threads", type=_positive, default=1)
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help="output directory (default %(default)s)")
     return p
 
 
@@ -139,10 +176,20 @@ def main(argv: list[str] | None = None) -> int:
         from .visual import visual
 
         a = visual_parser().parse_args(argv[1:])
-        info = visual(a.kodak, a.image, a.out, budget=a.budget, bpp=a.bpp, codecs=a.codecs, crop=a.crop,
-                      crop_size=a.crop_size, zoom=a.zoom, cols=a.cols, threads=a.threads, thumb=a.thumb)
+        info = visual(a.kodak, a.image, a.out, budget=a.budget, bpp=a.bpp, match=a.match, codecs=a.codecs,
+                      crop=a.crop, crop_size=a.crop_size, zoom=a.zoom, cols=a.cols, threads=a.threads, thumb=a.thumb)
         print(f"wrote {info['out']}")
         return 0 if any("bytes" in r for r in info["codecs"]) else 1
+    if argv and argv[0] == "sheets":
+        from .visual import standard_sheets
+
+        a = sheets_parser().parse_args(argv[1:])
+        registry = get_codecs(a.threads)
+        chosen = [registry[n] for n in a.codecs or registry if registry[n].available() is None]
+        done = standard_sheets(a.kodak, a.out, chosen)
+        for s in done["sheets"]:
+            print(f"wrote {a.out / s['out']}")
+        return 0 if done["sheets"] else 1
     if argv and argv[0] == "report":
         from .report import regenerate
 
@@ -163,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = Config(
         kodak=a.kodak, out=a.out, codecs=a.codecs, sets=a.sets, images=a.images, quick=a.quick,
         repeats=a.repeats if a.repeats is not None else (1 if a.quick else 3), threads=a.threads,
-        memory=a.memory, plots=a.plots, qualities=dict(a.qualities),
+        memory=a.memory, plots=a.plots, visual=a.visual, qualities=dict(a.qualities),
         command=" ".join([PROG] + [shlex.quote(x) for x in argv]),
     )
     from .report import console_summary, write_reports

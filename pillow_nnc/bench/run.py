@@ -6,13 +6,17 @@ and, for NNC, model weights); a codec that fails there is recorded in
 encoded ``repeats`` times and the encoding decoded ``repeats`` times; the
 point keeps the median times (``time.perf_counter`` around
 ``img.save(...)`` and ``Image.open(...).convert("RGB")``), the real file
-size, the header-less payload size, PSNR (RGB) and MS-SSIM (RGB) of the
-decoded image (``pillow_nnc.metrics``).  A failing point is recorded in
-``errors`` and the run goes on.
+size, the header-less payload size, and the decoded image's PSNR (RGB),
+MS-SSIM (RGB), SSIMULACRA 2 and Butteraugli max-norm and 3-norm distances
+(``pillow_nnc.metrics``; Butteraugli null when ``butteraugli_main`` is not
+installed).  A failing point is recorded in ``errors`` and the run goes on.
 
 Peak memory is measured per (set, codec) in fresh subprocesses, one for
 encoding and one for decoding the set's first image at the middle quality
 of the sweep (see :func:`pillow_nnc.bench.codecs.probe_main`).
+
+Last, unless ``visual`` is off, the standard visual sheets are written
+(:func:`pillow_nnc.bench.visual.standard_sheets`).
 """
 
 from __future__ import annotations
@@ -31,10 +35,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import analysis
 from . import codecs as codecs_mod
 from .codecs import Codec, get_codecs
-from .sets import Item, build_set, list_images, load_rgb
+from .sets import SET_NAMES, Item, build_set, list_images, load_rgb, set_info
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_KODAK = (REPO_ROOT / ".." / "shared" / "data" / "kodak").resolve()
@@ -46,13 +52,14 @@ class Config:
     kodak: Path = DEFAULT_KODAK
     out: Path = DEFAULT_OUT
     codecs: list[str] | None = None  # None = every available codec
-    sets: list[str] = field(default_factory=lambda: ["kodak", "thumb32", "thumb64", "thumb256"])
+    sets: list[str] = field(default_factory=lambda: list(SET_NAMES))
     images: int | None = None
     quick: bool = False
     repeats: int = 3
     threads: int = 1
     memory: bool = True
     plots: bool = True
+    visual: bool = True
     qualities: dict[str, list[int]] = field(default_factory=dict)
     command: str = "python -m pillow_nnc.bench"
     progress: bool = True
@@ -102,7 +109,7 @@ def library_versions() -> dict[str, str | None]:
         out["avif_codecs"] = _avif.codec_versions()
     except Exception:
         out["avif_codecs"] = None
-    for dist in ("pillow-jxl-plugin", "numpy", "torch", "pytorch-msssim"):
+    for dist in ("pillow-jxl-plugin", "numpy", "torch", "pytorch-msssim", "ssimulacra2", "scipy"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -110,9 +117,18 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
-def measure_point(codec: Codec, item: Item, quality: int, repeats: int) -> dict[str, Any]:
-    from pillow_nnc.metrics import ms_ssim_rgb, psnr
+def image_quality(ref: np.ndarray, rec: np.ndarray) -> dict[str, float | None]:
+    """The metrics recorded for a decoded image (uint8 (H, W, 3) arrays)."""
+    from pillow_nnc.metrics import butteraugli_norms, ms_ssim_rgb, psnr, ssimulacra2_rgb
 
+    norms = butteraugli_norms(ref, rec)
+    return {
+        "psnr": psnr(ref, rec), "msssim": ms_ssim_rgb(ref, rec), "ssimulacra2": ssimulacra2_rgb(ref, rec),
+        "butteraugli": None if norms is None else norms[0], "butteraugli_3norm": None if norms is None else norms[1],
+    }
+
+
+def measure_point(codec: Codec, item: Item, quality: int, repeats: int) -> dict[str, Any]:
     enc_times, dec_times = [], []
     data = b""
     for _ in range(repeats):
@@ -127,8 +143,6 @@ def measure_point(codec: Codec, item: Item, quality: int, repeats: int) -> dict[
     assert decoded is not None
     if decoded.size != item.image.size:
         raise ValueError(f"decoded size {decoded.size} != original {item.image.size}")
-    import numpy as np
-
     rec = np.array(decoded, dtype=np.uint8)  # writable copy (torch warns on read-only)
     payload_error = None
     try:
@@ -146,8 +160,7 @@ def measure_point(codec: Codec, item: Item, quality: int, repeats: int) -> dict[
         "payload_bytes": payload,
         "bpp": bits / item.pixels,
         "payload_bpp": None if payload is None else 8.0 * payload / item.pixels,
-        "psnr": psnr(item.array, rec),
-        "msssim": ms_ssim_rgb(item.array, rec),
+        **image_quality(item.array, rec),
         "enc_s": statistics.median(enc_times),
         "dec_s": statistics.median(dec_times),
         "_payload_error": payload_error,
@@ -213,6 +226,8 @@ def select_codecs(cfg: Config, results: dict[str, Any], log) -> list[Codec]:
 
 def run(cfg: Config) -> dict[str, Any]:
     """Run the benchmark, write ``results.json`` and return the results."""
+    from pillow_nnc.metrics import butteraugli_binary
+
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     log = (lambda s: print(s, flush=True)) if cfg.progress else (lambda s: None)
@@ -235,6 +250,7 @@ def run(cfg: Config) -> dict[str, Any]:
             "quick": cfg.quick, "repeats": repeats, "threads": cfg.threads,
             "memory_probe": cfg.memory,
             "quality_note": codecs_mod.QUALITY_NOTE,
+            "butteraugli_main": butteraugli_binary(),
         },
         "codecs": {}, "run_codecs": [], "sets": {}, "points": [], "errors": [], "memory": [],
     }
@@ -253,10 +269,11 @@ def run(cfg: Config) -> dict[str, Any]:
         tqdm = None
 
     for set_name in cfg.sets:
-        items = build_set(set_name, sources)
+        items = build_set(set_name, sources, screens=2 if cfg.quick else None)
         results["sets"][set_name] = {
             "images": [it.name for it in items],
             "sizes": sorted({f"{it.image.width}x{it.image.height}" for it in items}),
+            **set_info(set_name),
         }
         for codec in codecs:
             t_start = time.perf_counter()
@@ -312,6 +329,11 @@ def run(cfg: Config) -> dict[str, Any]:
                 f"{n_err} errors{timing}{mem_note} ({time.perf_counter() - t_start:.1f} s)")
             write_json(results, json_path)
 
+    if cfg.visual:
+        from .visual import standard_sheets
+
+        log("visual sheets:")
+        results["visual"] = standard_sheets(Path(cfg.kodak), out, codecs, log)
     analysis.summarize(results)
     results["meta"]["finished"] = datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
     results["meta"]["complete"] = True

@@ -1,9 +1,12 @@
-"""Benchmark image sets: Kodak at full size and square thumbnails of it.
+"""Benchmark image sets: Kodak at full size, square thumbnails of it, and
+generated screen content.
 
 ``kodak``       the images as they are (Kodak: 768x512 or 512x768, RGB).
 ``thumbN``      centre square crop (side = the shorter image side), then a
                 Lanczos resize to NxN (``Image.Resampling.LANCZOS``);
                 N = 32, 64, 256 are offered (Toderici et al. used 32x32).
+``screen``      nine whole screens (terminal, editor, dialog, charts, ...)
+                drawn by :mod:`pillow_nnc.bench.screen`; nothing is read.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-SET_NAMES = ("kodak", "thumb32", "thumb64", "thumb256")
+from .screen import font_sources, screen_images
+
+SET_NAMES = ("kodak", "thumb32", "thumb64", "thumb256", "screen")
 IMAGE_SUFFIXES = {".png", ".ppm", ".tif", ".tiff", ".bmp"}
 
 
@@ -81,16 +86,27 @@ def thumbnail(image: Image.Image, size: int) -> Image.Image:
 
 
 def set_size(set_name: str) -> int | None:
-    if set_name == "kodak":
+    """N of a ``thumbN`` set, None for ``kodak`` and ``screen``; ValueError for unknown sets."""
+    if set_name in ("kodak", "screen"):
         return None
     m = re.fullmatch(r"thumb(\d+)", set_name)
     if not m or int(m.group(1)) < 16:
-        raise ValueError(f"unknown set {set_name!r} (use kodak or thumbN, N >= 16)")
+        raise ValueError(f"unknown set {set_name!r} (use kodak, screen or thumbN, N >= 16)")
     return int(m.group(1))
 
 
-def build_set(set_name: str, sources: list[tuple[str, Image.Image]]) -> list[Item]:
+def build_set(set_name: str, sources: list[tuple[str, Image.Image]], screens: int | None = None) -> list[Item]:
+    """The set's images: from ``sources`` (Kodak), or the first ``screens``
+    (default all) generated screens for ``screen``."""
+    if set_name == "screen":
+        return [make_item(n, im) for n, im in screen_images(screens)]
     size = set_size(set_name)
     if size is None:
         return [make_item(n, im) for n, im in sources]
     return [make_item(n, thumbnail(im, size)) for n, im in sources]
+
+
+def set_info(set_name: str) -> dict[str, dict[str, str]]:
+    """What ``results.json`` should record about how a set was made: the
+    screen set's fonts (its pixels depend on them)."""
+    return {"fonts": font_sources()} if set_name == "screen" else {}

@@ -25,9 +25,11 @@ import random
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 
 from ..bench.sets import thumbnail
+from .screen import ScreenPatches
 
 EXTENSIONS = {".jpg", ".jpeg", ".png"}
 MAX_SHORT_SIDE = 1024
@@ -69,13 +71,16 @@ class PatchSampler:
     """Random training patches (uint8, (B, size, size, 3)) from in-memory images."""
 
     def __init__(
-        self, images: list[np.ndarray], size: int, rng: random.Random, smooth: float = 0.0, thumbnails: bool = False
+        self, images: list[np.ndarray], size: int, rng: random.Random, smooth: float = 0.0, thumbnails: bool = False,
+        screen: float = 0.0,
     ) -> None:
         self.images = [im for im in images if min(im.shape[:2]) >= size]
         self.size = size
         self.rng = rng
         self.smooth = smooth
         self.thumbnails = thumbnails
+        self.screen = screen
+        self.screens = ScreenPatches(size, rng, self._candidate)
 
     def _candidate(self) -> np.ndarray:
         rng = self.rng
@@ -117,6 +122,8 @@ class PatchSampler:
         return np.asarray(im)
 
     def patch(self) -> np.ndarray:
+        if self.screen and self.rng.random() < self.screen:
+            return self.screens.patch()
         if self.smooth and self.rng.random() < self.smooth:
             return self._smooth()
         if self.thumbnails:
@@ -128,6 +135,23 @@ class PatchSampler:
 
     def batch(self, n: int) -> np.ndarray:
         return np.stack([self.patch() for _ in range(n)])
+
+
+class PatchStream(torch.utils.data.IterableDataset):
+    """Endless batches from a :class:`PatchSampler` per DataLoader worker
+    (seeded by ``seed`` and the worker's id), so that cutting patches keeps
+    up with a GPU. Unlike the in-process sampler, a resumed run does not
+    replay the exact same patches."""
+
+    def __init__(self, images: list[np.ndarray], size: int, batch: int, seed: int, **options) -> None:
+        self.images, self.size, self.batch, self.seed, self.options = images, size, batch, seed, options
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        rng = random.Random(f"{self.seed}/{info.id if info else 0}")
+        sampler = PatchSampler(self.images, self.size, rng, **self.options)
+        while True:
+            yield torch.from_numpy(sampler.batch(self.batch))
 
 
 def centre_crop(im: np.ndarray, size: int) -> np.ndarray:
@@ -144,6 +168,12 @@ def validation_crops(images: list[np.ndarray], size: int = 256) -> np.ndarray:
 def validation_thumbnails(images: list[np.ndarray], size: int) -> np.ndarray:
     """Centre-square thumbnails of the held-out images, made as the benchmark's sets are."""
     return np.stack([np.asarray(thumbnail(Image.fromarray(im), size)) for im in images])
+
+
+def validation_screens(size: int = 256, count: int = 12, seed: int = 12345) -> np.ndarray:
+    """Screen-content validation patches, the same in every run (fixed seed, no photo grounds)."""
+    screens = ScreenPatches(size, random.Random(seed))
+    return np.stack([screens.patch() for _ in range(count)])
 
 
 def validation_set(images: list[np.ndarray], patch: int, thumbnails: bool) -> np.ndarray:

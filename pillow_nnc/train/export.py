@@ -8,8 +8,12 @@ hyper-synthesis, the Gaussian ladder tables, the rung of each hyper-latent
 channel and the importance-map tables (one per integer quality level,
 counted on the held-out training photos, or on their thumbnails for a
 model trained on thumbnails); for a recurrent model the
-context tables of its binary codes (counted on training photos). Both get a quality -> level table calibrated
-against JPEG. No optimizer state, no pickle.
+context tables of its binary codes (counted on training photos). Both get a
+quality -> level table calibrated against JPEG's SSIMULACRA 2, and the
+model's ceiling. No optimizer state, no pickle.
+
+``--recalibrate weights/x.safetensors`` redoes only the quality map of a
+released file (its tensors, and so its decoding, stay the same).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from ..engines.transform import TransformEngine
 from ..entropy import bits, intnet
 from ..entropy.scales import LOG_STEP, NUM_SCALES, SCALE_MIN
 from ..entropy.tables import gaussian_tables, quantize_pmf
-from ..metrics import ms_ssim_rgb
+from ..metrics import ssimulacra2_rgb
 from ..models.transform import LEVELS, TransformCodec
 from .data import centre_crop, is_validation, list_images, load_rgb, validation_set
 from .loop import DEFAULT_DATA, to_batch
@@ -67,46 +71,69 @@ def code_tables(engine: RecurrentEngine, images: list[np.ndarray]) -> dict[str, 
     }
 
 
-def _msssim_db(values: list[float]) -> float:
-    return float(np.mean([-10 * math.log10(max(1e-10, 1 - v)) for v in values]))
+CALIBRATION_GRID = tuple(range(0, 256, 15))
 
 
-def quality_levels(engine: TransformEngine, images: list[np.ndarray]) -> list[int]:
-    """Rate byte for each quality 1..100: the lowest level whose mean MS-SSIM
-    (dB) on the held-out crops reaches that of JPEG (4:2:0) at the same
-    quality. Qualities whose JPEG the model cannot reach are spread
-    linearly over the remaining levels, so quality keeps mattering up to 100."""
-    grid = list(range(0, 256, 15))
-    features = [engine.analyse(im) for im in images]
-    nnc = []
-    for level in grid:
-        scores = []
-        for im, f in zip(images, features):
-            params, segments, *_ = engine.encode(f, level)
-            scores.append(ms_ssim_rgb(im, engine.decode(params, segments, im.shape[1], im.shape[0])))
-        nnc.append(_msssim_db(scores))
-    nnc = list(np.maximum.accumulate(nnc))  # np.interp needs it increasing
-    levels = []
+def jpeg_ssimulacra2(images: list[np.ndarray]) -> list[float]:
+    """Mean SSIMULACRA 2 of JPEG (4:2:0) at each quality 1..100 on ``images``."""
+    means = []
     for quality in range(1, 101):
         scores = []
         for im in images:
             buf = io.BytesIO()
             Image.fromarray(im).save(buf, format="JPEG", quality=quality, subsampling=2)
-            scores.append(ms_ssim_rgb(im, np.asarray(Image.open(buf).convert("RGB"))))
-        target = _msssim_db(scores)
-        if target > nnc[-1]:
-            break
-        level = round(np.interp(target, nnc, grid)) if target > nnc[0] else 0
+            scores.append(ssimulacra2_rgb(im, np.asarray(Image.open(buf).convert("RGB"))))
+        means.append(float(np.mean(scores)))
+    return means
+
+
+def quality_levels(engine: TransformEngine | RecurrentEngine, images: list[np.ndarray]) -> tuple[list[int], dict]:
+    """Rate byte for each quality 1..100 and the model's ceiling.
+
+    Quality q gets the lowest level whose mean SSIMULACRA 2 on the held-out
+    ``images`` reaches JPEG's (4:2:0) at quality q, so the same number means
+    about the same picture as in JPEG. Qualities beyond the model's reach
+    get its top level: the ceiling (the last quality matched and the top
+    level's SSIMULACRA 2) is returned for ``nnc info`` and the README."""
+    features = [engine.analyse(im) for im in images]
+    nnc = []
+    for level in CALIBRATION_GRID + (255,):
+        scores = []
+        for im, f in zip(images, features):
+            params, segments, *_ = engine.encode(f, level)
+            scores.append(ssimulacra2_rgb(im, engine.decode(params, segments, im.shape[1], im.shape[0])))
+        nnc.append(float(np.mean(scores)))
+    grid = list(CALIBRATION_GRID + (255,))
+    nnc = list(np.maximum.accumulate(nnc))  # np.interp needs it increasing
+    levels: list[int] = []
+    reached = 0
+    for quality, target in enumerate(jpeg_ssimulacra2(images), 1):
+        if target <= nnc[-1]:
+            reached = quality
+            level = round(np.interp(target, nnc, grid)) if target > nnc[0] else 0
+        else:
+            level = 255
         levels.append(max(levels[-1] if levels else 0, level))
-    # Qualities up to k matched JPEG; squeeze their levels into the first
-    # k% of the range so the rest still has room to rise.
-    reached = len(levels)
-    if reached < 100:
-        cap = 255 * reached // 100
-        levels = [min(level, round(level * cap / max(levels[-1], 1))) for level in levels] if levels else []
-        start = levels[-1] if levels else 0
-        levels += [round(start + (255 - start) * (i + 1) / (100 - reached)) for i in range(100 - reached)]
-    return levels
+    return levels, {"quality": reached, "ssimulacra2": round(nnc[-1], 1)}
+
+
+def recalibrate(weights: Path, data: Path) -> str:
+    """Rewrite the quality map and ceiling of a weights file in place (the
+    tensors, and so every file it decodes, stay the same); returns the new
+    SHA-256."""
+    from safetensors import safe_open
+
+    with safe_open(str(weights), framework="pt") as f:
+        metadata = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    settings = json.loads(weights.with_suffix(".json").read_text()).get("settings", {})
+    held_out = [load_rgb(p, 512) for p in list_images(data) if is_validation(p, data)]
+    raw = validation_set(held_out, int(settings.get("patch", 0)), settings.get("thumbnails") == "True")
+    engine = {"transform": TransformEngine, "recurrent": RecurrentEngine}[metadata["family"]](tensors, metadata)
+    levels, ceiling = quality_levels(engine, list(raw))
+    metadata["quality_levels"], metadata["quality_ceiling"] = json.dumps(levels), json.dumps(ceiling)
+    save_file(tensors, str(weights), metadata)
+    return hashlib.sha256(weights.read_bytes()).hexdigest()
 
 
 def _transform_tensors(state: dict, crops: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -148,7 +175,8 @@ def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
         train = [load_rgb(p, 384) for p in list_images(data)[::10] if not is_validation(p, data)]
         tensors.update(code_tables(RecurrentEngine(tensors, metadata), train))
         engine = RecurrentEngine(tensors, metadata)
-    metadata["quality_levels"] = json.dumps(quality_levels(engine, list(raw)))
+    levels, ceiling = quality_levels(engine, list(raw))
+    metadata["quality_levels"], metadata["quality_ceiling"] = json.dumps(levels), json.dumps(ceiling)
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out), metadata)
     out.chmod(0o644)
@@ -165,7 +193,7 @@ def _write_training_record(checkpoint: Path, out: Path, state: dict, data: Path)
         for line in log.read_text().splitlines():
             rec = json.loads(line)
             if "val" in rec:
-                val = {k: v if v is None else round(v, 4) for k, v in rec["val"].items() if k != "curve"}
+                val = {k: v if v is None else round(v, 4) for k, v in rec["val"].items() if not isinstance(v, list)}
                 curve.append({"step": rec["step"], "cpu_hours": round(rec["cpu_hours"], 3), **val})
     record = {
         "data": str(data),
@@ -181,12 +209,19 @@ def _write_training_record(checkpoint: Path, out: Path, state: dict, data: Path)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("checkpoint", type=Path)
-    ap.add_argument("out", type=Path)
-    ap.add_argument("--name", required=True, help="human-readable model name recorded in the file")
+    ap.add_argument("checkpoint", type=Path, help="training checkpoint, or with --recalibrate a weights file")
+    ap.add_argument("out", type=Path, nargs="?", help="weights file to write")
+    ap.add_argument("--name", help="human-readable model name recorded in the file")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--recalibrate", action="store_true",
+                    help="only recompute the quality map and ceiling of an exported weights file, in place")
     args = ap.parse_args()
-    print(export(args.checkpoint, args.out, args.name, args.data))
+    if args.recalibrate:
+        print(recalibrate(args.checkpoint, args.data))
+    elif args.out is None or args.name is None:
+        ap.error("out and --name are required to export a checkpoint")
+    else:
+        print(export(args.checkpoint, args.out, args.name, args.data))
 
 
 if __name__ == "__main__":

@@ -20,18 +20,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import PatchSampler, is_validation, list_images, load_rgb, validation_set
+from .data import PatchSampler, PatchStream, is_validation, list_images, load_rgb, validation_screens, validation_set
 from .objective import bd_vs, file_metadata, jpeg_reference
 from .recurrent_task import RecurrentTask
 from .transform_task import TransformTask
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "train"
 TASKS = {"transform": TransformTask, "recurrent": RecurrentTask}
-WARMUP_STEPS = 500  # the transforms diverged without warm-up (observed)
+WARMUP_STEPS = 500
+GAIN_PARAMETERS = {"log_gain", "log_inv_gain"}  # the transforms diverged without warm-up (observed)
 
 
-def to_batch(patches: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(patches)).permute(0, 3, 1, 2).float() / 255
+def to_batch(patches: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(B, H, W, 3) uint8 patches to (B, 3, H, W) floats in [0, 1], on the patches' device."""
+    if isinstance(patches, np.ndarray):
+        patches = torch.from_numpy(np.ascontiguousarray(patches))
+    return patches.permute(0, 3, 1, 2).float() / 255
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,18 +50,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--decay-at", type=int, default=10**9, help="step after which lr is divided by 10")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--val-every", type=int, default=1000)
+    ap.add_argument("--val-every", type=int, default=1000, help="steps between validations (0: none)")
+    ap.add_argument("--device", default="cpu", help="torch device to train on (cpu, cuda)")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="processes cutting patches (a GPU outruns one); 0: in this process, exactly resumable")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="stop (with a checkpoint) after this many minutes of training, whatever --steps says")
     ap.add_argument("--ckpt-minutes", type=float, default=5.0)
     ap.add_argument("--no-bf16", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--smooth", type=float, default=0.0,
                     help="share of smooth patches (blurred photo crops, flat graphics) beside the hard-sampled photo patches")
+    ap.add_argument("--screen", type=float, default=0.0,
+                    help="share of generated screen-content patches (text, UI, charts, line art; train/screen.py)")
     ap.add_argument("--thumbnails", action="store_true",
                     help="train on whole photos shrunk to --patch (a model for tiny images) and validate on "
                          "the held-out photos' thumbnails against JPEG's header-less payload")
     ap.add_argument("--init-from", type=Path,
                     help="start from released weights (.safetensors) instead of scratch; a recurrent "
                          "run also accepts a transform model (it takes its convolution stacks)")
+    tf = ap.add_argument_group("transform family")
+    tf.add_argument("--mse-weight", type=float, default=3.0,
+                    help="distortion = (1 - MS-SSIM) + W x MSE (models 1-15: 3)")
+    tf.add_argument("--gain-lr", type=float, default=1.0,
+                    help="learning rate of the rate levels' gains, as a multiple of --lr")
+    tf.add_argument("--lambda-top", type=float, default=600.0,
+                    help="rate-distortion trade-off of the top quality level (models 1-15: 600); the "
+                         "levels between 2.5 and it are log-spaced")
     rc = ap.add_argument_group("recurrent family")
     rc.add_argument("--iterations", type=int, default=8, help="iterations unrolled per step")
     rc.add_argument("--prime", type=int, default=3, help="priming steps (fixed at the first step of a run)")
@@ -89,14 +108,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.patch % 16:
         ap.error("--patch must be a multiple of 16")
-    if not 0 <= args.smooth <= 1:
-        ap.error("--smooth must be a share between 0 and 1")
+    if not 0 <= args.smooth <= 1 or not 0 <= args.screen <= 1 or args.smooth + args.screen > 1:
+        ap.error("--smooth and --screen must be shares between 0 and 1 that add up to at most 1")
     if args.late_weight < 0:
         ap.error("--late-weight must be 0 or more")
     return args
 
 
 DEFAULTS = parse_args([])
+
+
+def bd_table(anchor: list[tuple[float, ...]], curve: list[tuple[float, ...]]) -> dict[str, float | None]:
+    """BD-rates against JPEG on every metric the curve reports (``bd_vs_jpeg`` is MS-SSIM, as in older logs)."""
+    out = {"bd_vs_jpeg": bd_vs(anchor, curve)}
+    for metric in ("psnr", "ssimulacra2"):
+        out[f"bd_vs_jpeg_{metric}"] = bd_vs(anchor, curve, metric)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     ckpt_path = args.out / "checkpoint.pt"
     log = open(args.out / "log.jsonl", "a")
 
-    state = torch.load(ckpt_path, weights_only=False) if ckpt_path.exists() else None
+    state = torch.load(ckpt_path, weights_only=False, map_location="cpu") if ckpt_path.exists() else None
     given = {k: v for k, v in vars(args).items() if v != getattr(DEFAULTS, k, v)}
     try:
         if state is not None:
@@ -138,19 +165,30 @@ def main(argv: list[str] | None = None) -> None:
     train_im = [load_rgb(p) for p in paths if not is_validation(p, args.data)]
     val_im = [load_rgb(p, 512) for p in paths if is_validation(p, args.data)]
     crops = to_batch(validation_set(val_im, args.patch, args.thumbnails))
-    jpeg = jpeg_reference(crops, payload=args.thumbnails)
+    jpeg = jpeg_reference(crops, payload=args.thumbnails) if args.val_every else None
+    # Screen content is validated beside the photos (not for thumbnail runs).
+    screens = None if args.thumbnails or not args.val_every else to_batch(validation_screens())
+    jpeg_screens = None if screens is None else jpeg_reference(screens)
     print(f"{task.family}: {len(train_im)} training / {len(val_im)} validation images "
           f"({len(crops)} crops) loaded in {time.time() - t0:.0f} s", flush=True)
 
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    device = torch.device(args.device)
+    model.to(device)
+    # Rate-level gains get a faster learning rate: at the network's rate a
+    # run that moves the levels to new trade-offs (--lambda-top) needs tens of
+    # thousands of steps before the gains follow.
+    gains = [p for n, p in model.named_parameters() if n in GAIN_PARAMETERS]
+    rest = [p for n, p in model.named_parameters() if n not in GAIN_PARAMETERS]
+    groups = [{"params": rest, "scale": 1.0}] + ([{"params": gains, "scale": args.gain_lr}] if gains else [])
+    opt = torch.optim.Adam(groups, lr=args.lr)
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
-    step, cpu_seconds = 0, 0.0
+    step, cpu_seconds, gpu_seconds = 0, 0.0, 0.0
     opt_born = 0  # step at which this optimizer started: warm-up counts from here
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        step, cpu_seconds = state["step"], state["cpu_seconds"]
+        step, cpu_seconds, gpu_seconds = state["step"], state["cpu_seconds"], state.get("gpu_seconds", 0.0)
         opt_born = state.get("opt_born", 0)
         rng.setstate(state["py_rng"])
         torch.set_rng_state(state["torch_rng"])
@@ -164,14 +202,23 @@ def main(argv: list[str] | None = None) -> None:
             step, cpu_seconds = record_["step"], record_["cpu_hours"] * 3600
             opt_born = step  # a fresh Adam needs the warm-up again
         print(f"initialised from {args.init_from} at step {step} (fresh optimizer)", flush=True)
-    sampler = PatchSampler(train_im, args.patch, rng, args.smooth, args.thumbnails)
+    sampler = PatchSampler(train_im, args.patch, rng, args.smooth, args.thumbnails, args.screen)
+    if args.workers:
+        stream = PatchStream(train_im, args.patch, args.batch, f"{args.seed}/{step}", smooth=args.smooth,
+                             thumbnails=args.thumbnails, screen=args.screen)
+        loader = iter(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=args.workers,
+                                                  prefetch_factor=4, pin_memory=device.type == "cuda"))
+        patches = lambda: next(loader)  # noqa: E731
+    else:
+        patches = lambda: torch.from_numpy(sampler.batch(args.batch))  # noqa: E731
     if state is None and hasattr(task, "calibrate"):
         task.calibrate(to_batch(sampler.batch(args.batch)))
 
     def save() -> None:
         state = {
-            "family": task.family, "model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-            "cpu_seconds": cpu_seconds, "opt_born": opt_born, "py_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
+            "family": task.family, "model": {k: v.cpu() for k, v in model.state_dict().items()},
+            "opt": opt.state_dict(), "step": step,
+            "cpu_seconds": cpu_seconds, "gpu_seconds": gpu_seconds, "opt_born": opt_born, "py_rng": rng.getstate(), "torch_rng": torch.get_rng_state(),
             "config": task.config(), "args": {k: str(v) for k, v in vars(args).items()},
         }
         torch.save(state, ckpt_path.with_suffix(".tmp"))
@@ -188,12 +235,14 @@ def main(argv: list[str] | None = None) -> None:
     stop = []  # SIGTERM/SIGINT: finish the step, checkpoint, exit
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.append(True))
-    while step < args.steps and not stop:
+    deadline = None if args.minutes is None else time.time() + 60 * args.minutes
+    while step < args.steps and not stop and (deadline is None or time.time() < deadline):
         t = time.time()
         for group in opt.param_groups:
             warmup = min(1.0, (step - opt_born + 1) / WARMUP_STEPS)
-            group["lr"] = warmup * (args.lr if step < args.decay_at else args.lr / 10)
-        loss, stats = task.loss(to_batch(sampler.batch(args.batch)), rng)
+            group["lr"] = group["scale"] * warmup * (args.lr if step < args.decay_at else args.lr / 10)
+        # uint8 crosses to the device: a quarter of the bytes of floats
+        loss, stats = task.loss(to_batch(patches().to(device, non_blocking=True)), rng)
         opt.zero_grad(set_to_none=True)
         if torch.isfinite(loss):
             loss.backward()
@@ -206,15 +255,23 @@ def main(argv: list[str] | None = None) -> None:
         skipped = 0
         opt.step()
         step += 1
-        cpu_seconds += (time.time() - t) * args.threads
+        if device.type == "cpu":
+            cpu_seconds += (time.time() - t) * args.threads
+        else:  # accelerator time is logged apart from CPU time
+            gpu_seconds += time.time() - t
         running.append({"loss": loss.item(), **stats})
         if step % 100 == 0:
             means = {k: float(np.mean([r[k] for r in running])) for k in running[0]}
             running.clear()
-            record({"step": step, **means, "cpu_hours": cpu_seconds / 3600, "s_per_step": time.time() - t})
-        if step % args.val_every == 0:
+            record({"step": step, **means, "cpu_hours": cpu_seconds / 3600, "gpu_hours": gpu_seconds / 3600,
+                    "s_per_step": time.time() - t})
+        if args.val_every and step % args.val_every == 0:
             val = task.validate(crops)
-            val["bd_vs_jpeg"] = bd_vs(jpeg, val["curve"])
+            val.update(bd_table(jpeg, val["curve"]))
+            if screens is not None:
+                screen_curve = task.validate(screens)["curve"]
+                val["screen_curve"] = screen_curve
+                val.update({f"screen_{k}": v for k, v in bd_table(jpeg_screens, screen_curve).items()})
             record({"step": step, "cpu_hours": cpu_seconds / 3600, "val": val})
         if time.time() - last_ckpt > args.ckpt_minutes * 60:
             save()

@@ -11,7 +11,7 @@ from safetensors import safe_open
 
 from ..bench.bdrate import BDRateError, bd_rate
 from ..bench.codecs import jpeg_payload
-from ..metrics import ms_ssim, ms_ssim_rgb
+from ..metrics import ms_ssim, ms_ssim_rgb, psnr, ssimulacra2_rgb
 
 def distortion(x_hat: torch.Tensor, x: torch.Tensor, mse_weight: float) -> torch.Tensor:
     """Per-image ``(1 - MS-SSIM) + mse_weight * MSE``: MS-SSIM is the metric
@@ -52,32 +52,44 @@ def file_metadata(path: str) -> dict[str, str]:
 
 
 JPEG_QUALITIES = (5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95)
+# Position of each metric in a validation curve's points and in the anchor's:
+# (bpp, MS-SSIM, PSNR, SSIMULACRA 2, ...).
+METRIC_INDEX = {"msssim": 1, "psnr": 2, "ssimulacra2": 3}
 
 
-def jpeg_reference(crops: torch.Tensor, payload: bool = False) -> list[tuple[float, float]]:
-    """(bpp, MS-SSIM) of JPEG 4:2:0 (optimize) on the validation crops: the
-    anchor that validation reports a BD-rate against, so a run shows when it
-    passes JPEG without looking at the Kodak test set. ``payload`` counts
-    only the entropy-coded scan bytes, as the thumbnail benchmark does: a
-    JPEG header alone is 4 bpp at 32x32."""
-    images = [(c.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for c in crops]
+def to_uint8(x: torch.Tensor) -> list[np.ndarray]:
+    """(B, 3, H, W) floats in [0, 1] to (H, W, 3) uint8 arrays."""
+    return list((x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
+
+
+def jpeg_reference(crops: torch.Tensor, payload: bool = False) -> list[tuple[float, float, float, float]]:
+    """(bpp, MS-SSIM, PSNR, SSIMULACRA 2) of JPEG 4:2:0 (optimize) on the
+    validation crops: the anchor that validation reports BD-rates against, so
+    a run shows when it passes JPEG without looking at the Kodak test set.
+    ``payload`` counts only the entropy-coded scan bytes, as the thumbnail
+    benchmark does: a JPEG header alone is 4 bpp at 32x32."""
+    images = to_uint8(crops)
     points = []
     for quality in JPEG_QUALITIES:
-        bpps, scores = [], []
+        rows = []
         for im in images:
             buf = io.BytesIO()
             Image.fromarray(im).save(buf, format="JPEG", quality=quality, subsampling=2, optimize=True)
             size = jpeg_payload(buf.getvalue()) if payload else buf.tell()
-            bpps.append(8 * size / (im.shape[0] * im.shape[1]))
-            scores.append(ms_ssim_rgb(im, np.asarray(Image.open(buf).convert("RGB"))))
-        points.append((float(np.mean(bpps)), float(np.mean(scores))))
+            dec = np.asarray(Image.open(buf).convert("RGB"))
+            rows.append((8 * size / (im.shape[0] * im.shape[1]), ms_ssim_rgb(im, dec), psnr(im, dec), ssimulacra2_rgb(im, dec)))
+        points.append(tuple(float(v) for v in np.mean(rows, 0)))
     return points
 
 
-def bd_vs(anchor: list[tuple[float, float]], curve: list[tuple[float, ...]]) -> float | None:
-    """MS-SSIM BD-rate (%) of a validation curve against ``anchor``; None
-    when the curves do not overlap (early in training)."""
+def bd_vs(anchor: list[tuple[float, ...]], curve: list[tuple[float, ...]], metric: str = "msssim") -> float | None:
+    """BD-rate (%) of a validation curve against ``anchor`` on ``metric``;
+    None when the curves do not overlap (early in training) or the curve
+    does not report the metric."""
+    i = METRIC_INDEX[metric]
+    if len(curve[0]) <= i:
+        return None
     try:
-        return bd_rate([p[0] for p in anchor], [p[1] for p in anchor], [c[0] for c in curve], [c[1] for c in curve])
+        return bd_rate([p[0] for p in anchor], [p[i] for p in anchor], [c[0] for c in curve], [c[i] for c in curve])
     except BDRateError:
         return None

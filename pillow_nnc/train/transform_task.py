@@ -14,22 +14,20 @@ import random
 import numpy as np
 import torch
 
-from ..metrics import ms_ssim
+from ..metrics import ms_ssim, ssimulacra2_rgb
 from ..models.transform import LAMBDAS, LEVELS, TransformCodec
-from .objective import distortion, float_tensors, interpolate_at
+from .objective import distortion, float_tensors, interpolate_at, to_uint8
 
 
-def lambda_of(q: torch.Tensor) -> torch.Tensor:
-    """Log-linear interpolation of the per-level lambdas at continuous q."""
-    logs = torch.tensor([math.log(v) for v in LAMBDAS])
+def lambda_of(q: torch.Tensor, top: float = LAMBDAS[-1]) -> torch.Tensor:
+    """Log-linear interpolation of the per-level lambdas at continuous q; the
+    top level's lambda is ``top`` (the bottom one stays ``LAMBDAS[0]``)."""
+    logs = torch.tensor([math.log(LAMBDAS[0]) + k / (LEVELS - 1) * math.log(top / LAMBDAS[0]) for k in range(LEVELS)])
+    logs = logs.to(q.device)
     lo = q.floor().clamp(0, LEVELS - 1).long()
     hi = (lo + 1).clamp(max=LEVELS - 1)
     t = q - lo
     return (logs[lo] * (1 - t) + logs[hi] * t).exp()
-
-
-# Weight of MSE beside 1 - MS-SSIM (transform-2026-11-22 was trained with it).
-MSE_WEIGHT = 3.0
 
 
 class TransformTask:
@@ -40,6 +38,8 @@ class TransformTask:
     def __init__(self, args: argparse.Namespace, config: dict | None = None) -> None:
         self.model = TransformCodec(**(config or {}))
         self.bf16 = not args.no_bf16
+        self.mse_weight = args.mse_weight
+        self.lambda_top = args.lambda_top
 
     def config(self) -> dict:
         m = self.model
@@ -52,25 +52,28 @@ class TransformTask:
 
     def loss(self, x: torch.Tensor, rng: random.Random) -> tuple[torch.Tensor, dict]:
         model = self.model
-        q = torch.rand(len(x)) * (LEVELS - 1)
-        cap = torch.randint(1, model.groups + 1, (len(x),)) if rng.random() < 0.25 else None
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        # Drawn on the CPU whatever the device, so a run's random stream does not depend on it.
+        q = (torch.rand(len(x)) * (LEVELS - 1)).to(x.device)
+        cap = torch.randint(1, model.groups + 1, (len(x),)).to(x.device) if rng.random() < 0.25 else None
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             x_hat, bits = model(x, q, cap)
-        d = distortion(x_hat, x, MSE_WEIGHT)
+        d = distortion(x_hat, x, self.mse_weight)
         bpp = bits / (x.shape[2] * x.shape[3])
-        return (lambda_of(q) * d + bpp).mean(), {"bpp": bpp.mean().item(), "dist": d.mean().item()}
+        return (lambda_of(q, self.lambda_top) * d + bpp).mean(), {"bpp": bpp.mean().item(), "dist": d.mean().item()}
 
     @torch.no_grad()
     def validate(self, crops: torch.Tensor) -> dict:
-        """Estimated bpp, MS-SSIM and PSNR at every quality level, plus MS-SSIM
-        and PSNR interpolated at 0.25 and 0.5 bpp (the learning-curve numbers)."""
+        """Estimated bpp, MS-SSIM, PSNR, SSIMULACRA 2 and channel groups kept
+        at every quality level, plus MS-SSIM and PSNR interpolated at 0.25 and
+        0.5 bpp (the learning-curve numbers)."""
         model = self.model.eval()
+        device = next(model.parameters()).device
         curve = []
         for level in range(LEVELS):
-            q = torch.full((crops.shape[0],), float(level))
-            bpps, msss, psnrs, groups = [], [], [], []
+            q = torch.full((crops.shape[0],), float(level), device=device)
+            bpps, msss, psnrs, ssim2s, groups = [], [], [], [], []
             for i in range(0, crops.shape[0], 8):
-                x = crops[i : i + 8]
+                x = crops[i : i + 8].to(device)
                 y, kept = model.analysis(x, q[: len(x)])
                 bits = model.rounded_bits(y, kept)
                 x_hat = model.synthesis(y.round() * model.group_mask(kept), q[: len(x)]).clamp(0, 1)
@@ -78,7 +81,8 @@ class TransformTask:
                 bpps += (bits / (x.shape[2] * x.shape[3])).tolist()
                 msss += ms_ssim(x_hat, x).tolist()
                 psnrs += (-10 * torch.log10(((x_hat - x) ** 2).mean((1, 2, 3)))).tolist()
+                ssim2s += [ssimulacra2_rgb(a, b) for a, b in zip(to_uint8(x), to_uint8(x_hat))]
                 groups += kept.ceil().clamp(1, model.groups).mean((1, 2, 3)).tolist()
-            curve.append(tuple(float(np.mean(v)) for v in (bpps, msss, psnrs, groups)))
+            curve.append(tuple(float(np.mean(v)) for v in (bpps, msss, psnrs, ssim2s, groups)))
         model.train()
         return {"curve": curve, **interpolate_at(curve)}
