@@ -1,18 +1,36 @@
 """The ``nnc`` command: encode, decode, inspect, demo, train, bench.
 
-Exit status: 0 on success, 1 when any input failed (each failure is
-reported on stderr as ``nnc: PATH: reason``), 2 for usage errors.
+Exit status: 0 on success, 1 when any input failed or there was nothing to
+do (each failure is reported on stderr as ``nnc: PATH: reason``, and so is
+each file a folder run skips, without changing the status), 2 for usage
+errors. A reader that stops early (``nnc info --json | head``) is not an
+error: the command stops quietly with status 0, as ripgrep does.
+
+``-`` as the input or output of encode and decode is stdin or stdout.
 Outputs are written to a temporary file and renamed into place, so an
 interrupted run never leaves a half-written file, and existing outputs are
-only replaced with ``--force``.
+only replaced with ``--force``; through a symbolic link the target is
+replaced, never the link; a FIFO or character device (``/dev/null``) is
+written into, as a shell redirection would; other non-files are refused.
+
+Metadata: encode carries EXIF, ICC and XMP over from the source (``--strip``
+and ``--no-exif/--no-icc/--no-xmp`` drop them) and decode hands them to the
+output's Pillow writer, which keeps those its format holds. Unlike the
+Python API, which keeps the EXIF orientation tag and leaves the pixels
+alone as Pillow plugins do, encode applies the orientation to the pixels
+and removes the tag (``ImageOps.exif_transpose``): the command's files end
+up in viewers and formats (BMP, PPM, ``nnc decode`` to them) that ignore
+the tag, and without the tag no viewer rotates them twice.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Callable
@@ -22,8 +40,8 @@ import numpy as np
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
-from . import container, zoo
-from .codec import CODECS, ENTROPY_MODES
+from . import __version__, container, zoo
+from .codec import CODECS, ENTROPY_MODES, BudgetTooSmallError
 from .errors import NncError, UnsupportedFileError
 from .metrics import ms_ssim_rgb, psnr
 
@@ -31,29 +49,97 @@ SAMPLE = Path(__file__).resolve().parent / "samples" / "chelsea.png"
 # Failures of one input that are reported as "nnc: PATH: reason" (exit 1)
 # rather than a traceback; UnidentifiedImageError is an OSError.
 BATCH_ERRORS = (OSError, ValueError, Image.DecompressionBombError, RuntimeError, MemoryError)
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".avif"}
+STDIO = Path("-")
+DROP_METADATA = "--strip, or --no-exif, --no-icc, --no-xmp"
 
 
 def _reason(exc: BaseException) -> str:
     return str(exc).removeprefix("nnc: ")
 
 
+def _shown(path: Path) -> str:
+    return "<stdin>" if path == STDIO else str(path)
+
+
+def _readable_suffixes() -> set[str]:
+    """Extensions of every format Pillow can open here (.jfif, .avif, ...), .nnc aside."""
+    return {ext for ext, fmt in Image.registered_extensions().items() if fmt in Image.OPEN and fmt != "NNC"}
+
+
 def _ranged(lo: int, hi: int | None) -> Callable[[str], int]:
     """argparse type: an int in lo..hi, else a usage error (exit status 2)."""
 
     def parse(text: str) -> int:
-        value = int(text)
-        if value < lo or (hi is not None and value > hi):
-            raise argparse.ArgumentTypeError(f"must be in {lo}..{hi if hi is not None else ''}")
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < lo or (hi is not None and value > hi):
+            allowed = f"{lo}..{hi}" if hi is not None else f"{lo} or more"
+            raise argparse.ArgumentTypeError(f"expected an integer in {allowed}, got {text!r}")
         return value
 
     return parse
 
 
-def _write_atomic(path: Path, data: bytes, force: bool) -> None:
-    if path.exists() and not force:
+def _writable_format(text: str) -> str:
+    """argparse type: a format Pillow writes, by name or extension (png, jpg, webp, tiff...)."""
+    fmt = Image.registered_extensions().get(f".{text.lower()}", text.upper())
+    if fmt not in Image.SAVE:
+        known = ", ".join(sorted(Image.SAVE)).lower()
+        raise argparse.ArgumentTypeError(f"Pillow cannot write {text!r}; formats: {known}")
+    return fmt
+
+
+def _output_format(path: Path, chosen: str | None) -> str:
+    """The format to write: --format, else the output's extension (PNG on
+    stdout); an extension Pillow cannot write is refused rather than given
+    PNG bytes under a wrong name."""
+    if chosen or path == STDIO:
+        return chosen or "PNG"
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt not in Image.SAVE:
+        msg = f"cannot tell which format to write to {path} from its extension (use --format, e.g. --format png)"
+        raise ValueError(msg)
+    return fmt
+
+
+def _suffix_of(fmt: str) -> str:
+    """The extension folder outputs of ``fmt`` get: .png, .jpeg, .webp, else Pillow's first one."""
+    exts = [ext for ext, f in Image.registered_extensions().items() if f == fmt]
+    return f".{fmt.lower()}" if f".{fmt.lower()}" in exts or not exts else exts[0]
+
+
+def _write_output(path: Path, data: bytes, force: bool) -> None:
+    """Write ``data`` to stdout (``-``), into a FIFO or character device, or
+    atomically to a file, following a symbolic link to its target (module
+    docstring); refuse anything else that is not a regular file."""
+    if path == STDIO:
+        if sys.stdout.isatty():
+            msg = "refusing to write image data to a terminal (redirect stdout or name an output file)"
+            raise OSError(msg)
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
+    target = Path(os.path.realpath(path))
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        with open(target, "wb") as f:
+            f.write(data)
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        msg = f"{path} is not a regular file; not replacing it"
+        raise OSError(msg)
+    if mode is not None and not force:
         msg = f"{path} exists (use --force to replace it)"
         raise FileExistsError(msg)
+    _replace_atomically(target, data)
+
+
+def _replace_atomically(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         umask = os.umask(0)
@@ -67,51 +153,141 @@ def _write_atomic(path: Path, data: bytes, force: bool) -> None:
         raise
 
 
+def _open_image(src: Path, formats: list[str] | None = None) -> Image.Image:
+    """Open ``src``, or stdin for ``-`` (read whole: Pillow needs to seek)."""
+    if src == STDIO:
+        return Image.open(io.BytesIO(sys.stdin.buffer.read()), formats=formats)
+    return Image.open(src, formats=formats)
+
+
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """A 16-bit or float greyscale image as 8-bit L (--convert-to-8bit):
+    I;16 and I are read as 0..65535 (I clipped to it) and scaled by
+    255/65535, so 257 input levels make one output level; F is read as
+    Pillow's convert("L") reads it, 0..255, clipped."""
+    values = np.nan_to_num(np.asarray(im, dtype=np.float64))
+    if im.mode != "F":
+        values = np.clip(values, 0, 65535) / 257
+    out = Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8))
+    out.info = dict(im.info)
+    return out
+
+
+def _metadata(im: Image.Image, args: argparse.Namespace) -> dict[str, bytes]:
+    """save() options for the source's metadata: the plugin carries EXIF and
+    ICC over itself; XMP is passed here, as avifenc, cjxl and heif-enc copy
+    it; each kind dropped is given as b""."""
+    options = {"xmp": im.info["xmp"]} if im.info.get("xmp") else {}
+    for key, dropped in (("exif", args.no_exif), ("icc_profile", args.no_icc), ("xmp", args.no_xmp)):
+        if dropped or args.strip:
+            options[key] = b""
+    return options
+
+
+class _ProgressBar:
+    """A tqdm bar on stderr for the encoder's effort, shown only once the
+    encode has taken more than a second and a half."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self.bar = name, None
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.name, unit="step", leave=False, delay=1.5)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _encode_one(src: Path, dst: Path, args: argparse.Namespace) -> None:
-    with Image.open(src) as im:
-        # .nnc keeps EXIF only when asked, so bake the orientation into the
-        # pixels here, or phone photos would come out rotated.
-        im = ImageOps.exif_transpose(im)
+    with _open_image(src) as im:
+        im = ImageOps.exif_transpose(im)  # pixels upright, orientation tag removed (module docstring)
+        if im.mode == "F" or im.mode.startswith("I"):
+            if not args.convert_to_8bit:
+                msg = f"mode {im.mode} has more than 8 bits per sample and .nnc stores 8 (use --convert-to-8bit)"
+                raise ValueError(msg)
+            im = _to_8bit(im)
         buf = io.BytesIO()
-        im.save(buf, format="NNC", quality=args.quality, max_bytes=args.max_bytes, codec=args.codec,
-                weights=args.weights, entropy=args.entropy, sabr=not args.no_sabr)
-    _write_atomic(dst, buf.getvalue(), args.force)
+        bar = _ProgressBar(src.name)
+        try:
+            im.save(buf, format="NNC", quality=args.quality, max_bytes=args.max_bytes, codec=args.codec,
+                    weights=args.weights, entropy=args.entropy, sabr=not args.no_sabr, effort=args.effort,
+                    progress=bar.update, **_metadata(im, args))
+        except BudgetTooSmallError as exc:
+            raise ValueError(exc.describe(f"--max-bytes {exc.budget}", DROP_METADATA)) from None
+        finally:
+            bar.close()
+    _write_output(dst, buf.getvalue(), args.force)
 
 
 def _decode_one(src: Path, dst: Path, args: argparse.Namespace) -> None:
-    with Image.open(src, formats=["NNC"]) as im:
+    fmt = _output_format(dst, args.format)
+    with _open_image(src, formats=["NNC"]) as im:
         im.load()
+        metadata = {key: im.info[key] for key in ("exif", "icc_profile", "xmp") if im.info.get(key)}
         buf = io.BytesIO()
-        im.save(buf, format=Image.registered_extensions().get(dst.suffix.lower(), "PNG"))
-    _write_atomic(dst, buf.getvalue(), args.force)
+        im.save(buf, format=fmt, **metadata)
+    _write_output(dst, buf.getvalue(), args.force)
 
 
-def _pairs(src: Path, dst: Path, suffixes: set[str], out_suffix: str) -> list[tuple[Path, Path]]:
-    """(input, output) pairs: one file, or every matching file of a folder."""
-    if not src.is_dir():
-        return [(src, dst)]
-    dst.mkdir(parents=True, exist_ok=True)
-    files = sorted(p for p in src.iterdir() if p.suffix.lower() in suffixes)
-    return [(p, dst / (p.stem + out_suffix)) for p in files]
+Pairs = list[tuple[Path, Path]]
 
 
-def _run_batch(pairs: list[tuple[Path, Path]], work, args: argparse.Namespace) -> int:
-    failures = 0
+def _pairs(args: argparse.Namespace, inputs: set[str], kind: str, out_suffix: str) -> tuple[Pairs, list[str], int]:
+    """(input, output) pairs: one file, or every file of a folder (with -r,
+    of its sub-folders too) with an extension in ``inputs``; also the
+    reports about the folder's other entries and about inputs whose output
+    name another input already takes, and how many of those there are."""
+    src, dst = args.input, args.output
+    if src == STDIO or not src.is_dir():
+        return [(src, dst)], [], 0
+    if dst == STDIO:
+        msg = f"{src} is a folder: its outputs need a folder, not stdout"
+        raise ValueError(msg)
+    pairs, reports, clashes, taken = [], [], 0, {}
+    for path in sorted(src.rglob("*") if args.recursive else src.iterdir()):
+        if path.is_dir():
+            if not args.recursive:
+                reports.append(f"{path}: skipped: a folder (-r includes sub-folders)")
+        elif path.suffix.lower() not in inputs:
+            reports.append(f"{path}: skipped: not {kind} (by its extension)")
+        elif (out := dst / path.relative_to(src).with_suffix(out_suffix)) in taken:
+            reports.append(f"{path}: not converted: {taken[out].name} in the same folder is also written to {out}")
+            clashes += 1
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            taken[out] = path
+            pairs.append((path, out))
+    if not pairs:
+        reports.append(f"{src}: nothing to do: no {kind} in it")
+    return pairs, reports, clashes
+
+
+def _run_batch(args: argparse.Namespace, inputs: set[str], kind: str, out_suffix: str, work) -> int:
+    pairs, reports, failures = _pairs(args, inputs, kind, out_suffix)
+    for report in reports:
+        print(f"nnc: {report}", file=sys.stderr)
     for src, dst in tqdm(pairs, disable=len(pairs) < 2, unit="img", file=sys.stderr):
         try:
             work(src, dst, args)
+        except BrokenPipeError:
+            raise  # the reader of stdout is gone: main() ends the run
         except BATCH_ERRORS as exc:
             failures += 1
-            tqdm.write(f"nnc: {src}: {_reason(exc)}", file=sys.stderr)
-    return 1 if failures else 0
+            tqdm.write(f"nnc: {_shown(src)}: {_reason(exc)}", file=sys.stderr)
+    return 1 if failures or not pairs else 0
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    return _run_batch(_pairs(args.input, args.output, IMAGE_SUFFIXES, ".nnc"), _encode_one, args)
+    return _run_batch(args, _readable_suffixes(), "an image Pillow reads", ".nnc", _encode_one)
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
-    return _run_batch(_pairs(args.input, args.output, {".nnc"}, ".png"), _decode_one, args)
+    return _run_batch(args, {".nnc"}, "an .nnc file", _suffix_of(args.format) if args.format else ".png", _decode_one)
 
 
 def file_info(path: Path) -> dict:
@@ -190,22 +366,41 @@ def _describe_params(model_id: int, params: bytes) -> str | None:
     return describe(params) if describe else None
 
 
-def cmd_info(args: argparse.Namespace) -> int:
+def _info_or_error(path: Path) -> dict:
+    """file_info(), or ``{"file", "error"}`` when the file cannot be described."""
     try:
-        info = file_info(args.file)
+        return file_info(path)
     except SyntaxError:
-        print(f"nnc: {args.file}: not an .nnc file", file=sys.stderr)
+        return {"file": str(path), "error": "not an .nnc file"}
+    except (OSError, ValueError) as exc:
+        return {"file": str(path), "error": _reason(exc)}
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """One file, or each .nnc file of a folder (JSON: a list of them); a
+    file that cannot be described is reported on stderr and, with --json,
+    as ``{"file", "error"}`` so that stdout stays JSON."""
+    folder = args.file.is_dir()
+    paths = sorted(p for p in args.file.iterdir() if p.suffix.lower() == ".nnc") if folder else [args.file]
+    if not paths:
+        print(f"nnc: {args.file}: no .nnc files in it", file=sys.stderr)
         return 1
-    except OSError as exc:
-        print(f"nnc: {args.file}: {_reason(exc)}", file=sys.stderr)
-        return 1
+    infos = [_info_or_error(path) for path in paths]
+    for info in infos:
+        if "error" in info:
+            print(f"nnc: {info['file']}: {info['error']}", file=sys.stderr)
+        elif not args.json:
+            _print_info(info)
     if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
+        print(json.dumps(infos if folder else infos[0], indent=2))
+    return 1 if any("error" in info for info in infos) else 0
+
+
+def _print_info(info: dict) -> None:
     if not info["supported"]:
         print(f"{info['file']}: NNC format version {info['format_version']}, {info['file_bytes']} bytes; "
               f"not readable by this pillow-nnc: {info['reason']}")
-        return 0
+        return
     print(f"{info['file']}: NNC v{info['format_version']}, {info['width']}x{info['height']} {info['mode']}, "
           f"{info['file_bytes']} bytes, {info['bpp']} bpp")
     meaning = f" ({info['codec_params_meaning']})" if info["codec_params_meaning"] else ""
@@ -225,7 +420,6 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"  segment {s['index']}: offset {s['offset']}, {s['bytes']} bytes")
     if info["truncated"]:
         print("  truncated: the last segment is incomplete")
-    return 0
 
 
 def cmd_ratemap(args: argparse.Namespace) -> int:
@@ -234,8 +428,8 @@ def cmd_ratemap(args: argparse.Namespace) -> int:
     try:
         picture = rate_map_picture(args.input.read_bytes())
         buf = io.BytesIO()
-        picture.save(buf, format=Image.registered_extensions().get(args.output.suffix.lower(), "PNG"))
-        _write_atomic(args.output, buf.getvalue(), args.force)
+        picture.save(buf, format=_output_format(args.output, None))
+        _write_output(args.output, buf.getvalue(), args.force)
     except BATCH_ERRORS as exc:
         print(f"nnc: {args.input}: {_reason(exc)}", file=sys.stderr)
         return 1
@@ -271,7 +465,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"{name:<22}{size:>8}{size * 8 / pixels:>8.3f}{psnr(rgb, out):>9.2f}{ms_ssim_rgb(rgb, out):>9.4f}")
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        _write_atomic(args.out / "demo.nnc", nnc, True)
+        _write_output(args.out / "demo.nnc", nnc, True)
         Image.fromarray(decoded).save(args.out / "demo-nnc.png")
         Image.fromarray(jdec).save(args.out / "demo-jpeg.png")
         print(f"wrote {args.out}/demo.nnc, demo-nnc.png, demo-jpeg.png")
@@ -280,28 +474,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="nnc", description="Learned image codec (.nnc) tools.")
+    ap.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     enc = sub.add_parser("encode", help="image(s) to .nnc")
-    enc.add_argument("input", type=Path, help="image file or folder")
-    enc.add_argument("output", type=Path, help=".nnc file or folder")
+    enc.add_argument("input", type=Path, help="image file, folder, or - for stdin")
+    enc.add_argument("output", type=Path, help=".nnc file, folder, or - for stdout")
     rate = enc.add_mutually_exclusive_group()
     rate.add_argument("--quality", "-q", type=_ranged(1, 100), default=75, help="1-100 (default 75)")
     rate.add_argument("--max-bytes", type=_ranged(1, None), help="largest file size allowed, in bytes")
+    enc.add_argument("--effort", type=_ranged(1, 9), default=1,
+                     help="1-9 (default 1): higher efforts search for a smaller file at equal quality "
+                          "(transform codec), taking longer to encode")
     enc.add_argument("--codec", choices=CODECS, help="model family (default: transform)")
     enc.add_argument("--weights", help="encode with your own trained weights (.safetensors)")
     enc.add_argument("--entropy", choices=ENTROPY_MODES,
                      help="local entropy models (default), global tables only, or raw (no probability model)")
     enc.add_argument("--no-sabr", action="store_true",
                      help="recurrent codec: every block gets every iteration (no spatially adaptive bit rates)")
-    enc.add_argument("--force", "-f", action="store_true", help="replace existing outputs")
+    enc.add_argument("--convert-to-8bit", action="store_true",
+                     help="store 16-bit and float greyscale (modes I;16, I, F) as 8-bit: 0..65535 is scaled "
+                          "to 0..255, losing the low 8 bits (257 levels become one); I outside 0..65535 and "
+                          "F outside 0..255 are clipped")
+    meta = enc.add_argument_group("metadata", "EXIF, ICC and XMP are carried over from the source; the EXIF "
+                                  "orientation is applied to the pixels and its tag removed")
+    meta.add_argument("--strip", action="store_true", help="drop all metadata")
+    meta.add_argument("--no-exif", action="store_true", help="drop EXIF (camera, date, location)")
+    meta.add_argument("--no-icc", action="store_true", help="drop the ICC profile (colours are then read as sRGB)")
+    meta.add_argument("--no-xmp", action="store_true", help="drop XMP")
+    _add_batch_options(enc)
     enc.set_defaults(func=cmd_encode)
-    dec = sub.add_parser("decode", help=".nnc to an image (format from the output extension, default PNG)")
-    dec.add_argument("input", type=Path, help=".nnc file or folder")
-    dec.add_argument("output", type=Path, help="image file or folder")
-    dec.add_argument("--force", "-f", action="store_true", help="replace existing outputs")
+    dec = sub.add_parser("decode", help=".nnc to an image (format from --format or the output extension)")
+    dec.add_argument("input", type=Path, help=".nnc file, folder, or - for stdin")
+    dec.add_argument("output", type=Path, help="image file, folder, or - for stdout")
+    dec.add_argument("--format", type=_writable_format,
+                     help="image format to write (png, jpeg, webp, tiff...; default: from the output extension, "
+                          "PNG for stdout and folders)")
+    _add_batch_options(dec)
     dec.set_defaults(func=cmd_decode)
-    inf = sub.add_parser("info", help="describe an .nnc file without decoding it")
-    inf.add_argument("file", type=Path)
+    inf = sub.add_parser("info", help="describe an .nnc file, or each one in a folder, without decoding it")
+    inf.add_argument("file", type=Path, help=".nnc file or folder")
     inf.add_argument("--json", action="store_true", help="machine-readable output")
     inf.set_defaults(func=cmd_info)
     rmap = sub.add_parser("ratemap", help="picture of a recurrent file's rate map (iterations per 16x16 block) over its image")
@@ -319,6 +530,11 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _add_batch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recursive", "-r", action="store_true", help="folders: include sub-folders")
+    parser.add_argument("--force", "-f", action="store_true", help="replace existing outputs")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:
@@ -332,7 +548,15 @@ def main(argv: list[str] | None = None) -> int:
         return bench_main(argv[1:]) or 0
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a reader gone early shows here, inside this try
+        return status
+    except BrokenPipeError:
+        # Point stdout at /dev/null, or Python's flush at exit reports the
+        # broken pipe again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except BATCH_ERRORS as exc:
         print(f"nnc: {_reason(exc)}", file=sys.stderr)
         return 1

@@ -8,7 +8,9 @@ parameter, fits ``max_bytes`` budgets, and assembles the container.
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,9 +58,26 @@ def _torch_threads() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _one_thread_after_fork() -> None:
+    """A forked child inherits torch's OpenMP pool without its threads and
+    hangs in the first parallel op (pytorch#17199, #2245): run one thread
+    there, as torch's DataLoader workers do, whatever the parent configured."""
+    global _threads
+    _threads = 1
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX; Windows has no fork
+    os.register_at_fork(after_in_child=_one_thread_after_fork)
+
+
 CODECS = ("transform", "recurrent")
 DEFAULT_CODEC = "transform"
 DEFAULT_QUALITY = 75
+# Effort 1 is the analysis transform's guess; higher efforts refine the
+# latents per image (engines/refine.py) at the cost of encode time.
+DEFAULT_EFFORT = 1
 
 
 @dataclass
@@ -75,6 +94,8 @@ class EncodeOptions:
     weights: str | None = None
     entropy: str = "local"
     sabr: bool = True
+    effort: int = DEFAULT_EFFORT
+    progress: Callable[[int, int], None] | None = None
 
 
 ENTROPY_MODES = ("local", "global", "raw")
@@ -96,6 +117,23 @@ def _int_option(name: str, value: object, lo: int, hi: int | None) -> int:
         msg = f"nnc: {name} must be an integer in {allowed}, got {value!r}"
         raise ValueError(msg)
     return int(value)
+
+
+TIFF_MAGIC = (b"II*\0", b"MM\0*")
+
+
+def tiff_exif(value: object) -> bytes | None:
+    """EXIF as the file stores it: TIFF bytes without JPEG's ``Exif\\0\\0``
+    prefix (None for none), from bytes or ``Image.Exif``. Anything else raises
+    ``ValueError``: spec 3.2 makes the chunk TIFF-structured, so that every
+    reader's ``getexif()`` can parse it."""
+    exif = _bytes_option("exif", value)
+    if exif and exif.startswith(b"Exif\0\0"):
+        exif = exif[6:]
+    if exif and not exif.startswith(TIFF_MAGIC):
+        msg = "nnc: exif must be TIFF-structured EXIF (Image.Exif.tobytes(), starting II*\\0 or MM\\0*)"
+        raise ValueError(msg)
+    return exif
 
 
 def _bytes_option(name: str, value: object) -> bytes | None:
@@ -163,14 +201,7 @@ def options_from(params: dict) -> EncodeOptions:
             msg = f"nnc: codec {params['codec']!r} has no released model yet (available: {', '.join(zoo.families())})"
             raise ValueError(msg)
         opts.codec, opts.codec_chosen = params["codec"], True
-    opts.exif = _bytes_option("exif", params.get("exif"))
-    if opts.exif and opts.exif.startswith(b"Exif\0\0"):
-        opts.exif = opts.exif[6:]
-    if opts.exif and not opts.exif.startswith((b"II*\0", b"MM\0*")):
-        # spec 3.2: the EXIF chunk is TIFF-structured; anything else would
-        # make every reader's getexif() fail on the file.
-        msg = "nnc: exif must be TIFF-structured EXIF (Image.Exif.tobytes(), starting II*\\0 or MM\\0*)"
-        raise ValueError(msg)
+    opts.exif = tiff_exif(params.get("exif"))
     opts.icc_profile = _bytes_option("icc_profile", params.get("icc_profile"))
     opts.xmp = _bytes_option("xmp", params.get("xmp"))
     if params.get("entropy") is not None:
@@ -185,6 +216,13 @@ def options_from(params: dict) -> EncodeOptions:
         opts.sabr = bool(params["sabr"])
     if params.get("weights") is not None:
         opts.weights = str(params["weights"])
+    if params.get("effort") is not None:
+        opts.effort = _int_option("effort", params["effort"], 1, 9)
+    if params.get("progress") is not None:
+        if not callable(params["progress"]):
+            msg = f"nnc: progress must be a callable progress(done, total), got {params['progress']!r}"
+            raise ValueError(msg)
+        opts.progress = params["progress"]
     return opts
 
 
@@ -210,7 +248,7 @@ def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
     with _torch_threads():
         try:
             return _encode_with(engine, header, color, opts)
-        except _BudgetTooSmall:
+        except BudgetTooSmallError:
             if opts.codec_chosen or opts.weights or engine.family == "recurrent" or "recurrent" not in zoo.families():
                 raise
         # The transform codec's coarsest file (0.10-0.17 bpp on Kodak, model 15) is larger than
@@ -220,25 +258,50 @@ def encode(pixels: np.ndarray, mode: str, opts: EncodeOptions) -> bytes:
         return _encode_with(zoo.engine(header.model_id), header, color, opts)
 
 
-class _BudgetTooSmall(ValueError):
-    """``max_bytes`` below the smallest file of the model."""
+class BudgetTooSmallError(ValueError):
+    """``max_bytes`` below the smallest file of the model, ``metadata`` bytes
+    of which are EXIF, ICC and XMP (the usual culprit: an ICC profile carried
+    over from the source)."""
+
+    def __init__(self, budget: int, smallest: int, metadata: int) -> None:
+        self.budget, self.smallest, self.metadata = budget, smallest, metadata
+        super().__init__(self.describe(f"max_bytes={budget}", "exif=b'', icc_profile=b'', xmp=b''"))
+
+    def describe(self, budget: str, how_to_drop: str) -> str:
+        """The message, with the budget and the way to drop metadata in the
+        caller's terms (the ``nnc`` command names its options)."""
+        msg = f"nnc: {budget} is too small; the smallest file for this image is {self.smallest} bytes"
+        if self.metadata:
+            msg += f", {self.metadata} of them metadata (drop it with {how_to_drop})"
+        return msg
 
 
 def _encode_with(engine: zoo.Engine, header: Header, color: np.ndarray, opts: EncodeOptions) -> bytes:
     features = engine.analyse(color)
     sabr = opts.sabr and engine.family == "recurrent"
 
-    def build(level: int, tolerance: float | None = SABR_TOLERANCE if sabr else None) -> list[bytes]:
+    def build(level: int, tolerance: float | None = SABR_TOLERANCE if sabr else None, effort: int = 1) -> list[bytes]:
         """The file at one rate level, as header + framed segments."""
-        payload = engine.encode(features, level, opts.entropy, tolerance)
+        payload = engine.encode(features, level, opts.entropy, tolerance, effort, opts.progress)
         header.codec_params, header.rate_map, header.flat_blocks = payload.params, payload.rate_map, payload.flat_blocks
         head = container.encode_header(header)
         return [head, *container.frame_segments(head, payload.segments)]
 
     if opts.max_bytes is None:
-        return b"".join(build(engine.level_of(opts.quality)))
+        return b"".join(build(engine.level_of(opts.quality), effort=opts.effort))
     metadata = sum(len(v) for v in (opts.exif, opts.icc_profile, opts.xmp) if v)
-    return _fit(build, opts.max_bytes, metadata, FIT_TOLERANCES if sabr else ())
+    fitted = _fit(build, opts.max_bytes, metadata, FIT_TOLERANCES if sabr else ())
+    if opts.effort == 1 or engine.family != "transform":
+        return fitted
+    # The search runs at effort 1 (cheap); the level it found is then
+    # refined, stepping down up to two levels while the refined file does
+    # not fit, else the effort-1 file: never over the budget.
+    level = container.read_header(io.BytesIO(fitted)).codec_params[0]
+    for lower in range(level, max(-1, level - 3), -1):
+        data = b"".join(build(lower, effort=opts.effort))
+        if len(data) <= opts.max_bytes:
+            return data
+    return fitted
 
 
 # Looser SABR tolerances tried at the first rate level that does not fit a
@@ -276,10 +339,7 @@ def _fit(
     while keep < len(parts) and sum(map(len, parts[: keep + 1])) <= budget:
         keep += 1
     if keep == 1:
-        msg = f"nnc: max_bytes={budget} is too small; the smallest file for this image is {len(parts[0]) + len(parts[1])} bytes"
-        if metadata:  # an ICC profile carried over from the source is the usual culprit
-            msg += f", {metadata} of them metadata (drop it with exif=b'', icc_profile=b'', xmp=b'')"
-        raise _BudgetTooSmall(msg)
+        raise BudgetTooSmallError(budget, len(parts[0]) + len(parts[1]), metadata)
     return b"".join(parts[:keep])
 
 

@@ -19,6 +19,7 @@ import os
 import threading
 import warnings
 from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -38,7 +39,10 @@ class Engine(Protocol):
 
     def analyse(self, rgb: np.ndarray) -> object: ...
 
-    def encode(self, features: object, level_byte: int, entropy: str = "local", tolerance: float | None = None) -> Payload: ...
+    def encode(
+        self, features: object, level_byte: int, entropy: str = "local", tolerance: float | None = None,
+        effort: int = 1, progress: Callable[[int, int], None] | None = None,
+    ) -> Payload: ...
 
     def decode(
         self, params: bytes, segments: list[bytes], width: int, height: int,

@@ -276,8 +276,9 @@ def test_candidate_check_measures_real_files_and_averages_complete_anchors(sampl
     items = [make_item(f"i{k}", Image.fromarray(sample_rgb[k * 40 : k * 40 + 32, 100:132].copy())) for k in range(2)]
     weights = zoo._weights_dir() / zoo.released()[zoo.default_model("transform", 32, 32)]["file"]
     rows = evaluate(str(weights), items)
-    assert len(rows) == 8 and all(a["bpp"] < b["bpp"] for a, b in zip(rows, rows[1:]))
-    assert all(0 < r["msssim"] <= 1 for r in rows)
+    assert len(rows) == 9 and rows[-1]["level"] == 255  # the top level, where the ceiling is
+    assert all(a["bpp"] < b["bpp"] for a, b in zip(rows, rows[1:]))
+    assert all(0 < r["msssim"] <= 1 and r["ssimulacra2"] <= 100 for r in rows)
 
     def point(image, quality, bpp):
         return {"codec": "jpeg", "set": "thumb32", "image": image, "quality": quality,
@@ -285,7 +286,7 @@ def test_candidate_check_measures_real_files_and_averages_complete_anchors(sampl
 
     recorded = [point("i0", 10, 1.0), point("i1", 10, 3.0), point("i0", 20, 5.0)]  # quality 20 lacks i1
     assert anchor_curve(recorded, "jpeg", "thumb32", {"i0", "i1"}, "payload_bpp") == [
-        {"bpp": 1.0, "psnr": 30.0, "msssim": 0.9}]
+        {"bpp": 1.0, "psnr": 30.0, "msssim": 0.9, "ssimulacra2": None, "butteraugli": None}]
 
 
 def test_recurrent_studies_take_a_candidate_model(image_dir) -> None:

@@ -4,17 +4,22 @@ subprocess checks the installed console script."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import socket
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+import pillow_nnc
 from pillow_nnc import cli
 
 MAGIC = b"\x89NNC"
@@ -395,3 +400,314 @@ def test_info_summarises_a_rate_map_and_flat_blocks(capsys, tmp_path, sample_rgb
     assert 7 * 8 <= info["flat_blocks"] <= 8 * 8 and "flat_blocks" in info["chunks"]  # the flat half
     code, out, _ = run(capsys, "info", path)
     assert "rate map: blocks per iteration count" in out and f"flat blocks: {info['flat_blocks']} painted" in out
+
+
+# -- metadata ------------------------------------------------------------------------
+
+
+def exif_with(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = "pillow-nnc test"  # Make
+    return exif
+
+
+@pytest.fixture
+def jpeg_with_metadata(tmp_path, crop) -> Path:
+    """A JPEG with EXIF (Orientation 6: rotate 90 degrees to display), an ICC profile and XMP."""
+    path = tmp_path / "photo.jpg"
+    crop.save(path, quality=95, exif=exif_with(6), icc_profile=b"\0" * 200, xmp=b"<x:xmpmeta>hi</x:xmpmeta>")
+    return path
+
+
+def test_encode_applies_the_orientation_and_keeps_the_rest_of_the_exif(capsys, tmp_path, jpeg_with_metadata, crop):
+    """The command rotates the pixels and removes the tag so no viewer
+    rotates twice (the Python API keeps the tag and the pixels instead)."""
+    out = tmp_path / "photo.nnc"
+    code, _, err = run(capsys, "encode", jpeg_with_metadata, out)
+    assert code == 0, err
+    with Image.open(out) as im:
+        assert im.size == (crop.height, crop.width)
+        exif = im.getexif()
+        assert exif[0x010F] == "pillow-nnc test" and 0x0112 not in exif
+
+
+@pytest.mark.parametrize(
+    ("flags", "kept"),
+    [((), {"exif", "icc_profile", "xmp"}), (("--strip",), set()), (("--no-exif",), {"icc_profile", "xmp"}),
+     (("--no-icc",), {"exif", "xmp"}), (("--no-xmp",), {"exif", "icc_profile"}), (("--no-exif", "--no-icc"), {"xmp"})],
+)
+def test_encode_metadata_flags(capsys, tmp_path, jpeg_with_metadata, flags, kept):
+    out = tmp_path / "photo.nnc"
+    code, _, err = run(capsys, "encode", jpeg_with_metadata, out, *flags)
+    assert code == 0, err
+    with Image.open(out) as im:
+        assert {"exif", "icc_profile", "xmp"} & set(im.info) == kept
+
+
+def test_max_bytes_error_names_the_command_options(capsys, tmp_path, crop, encode):
+    src = tmp_path / "icc.png"
+    crop.save(src, icc_profile=b"\0" * 3000)
+    budget = len(encode(crop, quality=1)) + 50
+    code, _, err = run(capsys, "encode", src, tmp_path / "x.nnc", "--max-bytes", budget)
+    assert code == 1
+    assert f"--max-bytes {budget} is too small" in err and "--strip" in err and "--no-icc" in err
+    assert "icc_profile=b''" not in err and "max_bytes=" not in err
+    code, _, err = run(capsys, "encode", src, tmp_path / "x.nnc", "--max-bytes", budget, "--no-icc")
+    assert code == 0, err
+
+
+def test_decode_copies_the_metadata_into_the_output(capsys, tmp_path, crop, encode):
+    nnc = tmp_path / "m.nnc"
+    nnc.write_bytes(encode(crop, exif=exif_with(6), icc_profile=b"\0" * 200))
+    out = tmp_path / "m.png"
+    code, _, err = run(capsys, "decode", nnc, out)
+    assert code == 0, err
+    with Image.open(out) as im:
+        assert im.getexif()[0x0112] == 6 and im.info["icc_profile"] == b"\0" * 200
+
+
+# -- 16-bit and float inputs -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["I;16 png", "F tiff"])
+def test_convert_to_8bit(capsys, tmp_path, kind):
+    y, x = np.mgrid[0:48, 0:64]
+    ramp = (x * 4 + y * 2).astype(np.float64)  # 0..346 in 8-bit units
+    expected = np.clip(ramp, 0, 255)
+    if kind == "I;16 png":
+        src, im = tmp_path / "deep.png", Image.fromarray((expected * 257).astype(np.uint16))
+    else:
+        src, im = tmp_path / "float.tif", Image.fromarray(ramp.astype(np.float32))  # F above 255 is clipped
+    im.save(src)
+    out = tmp_path / "deep.nnc"
+    code, _, err = run(capsys, "encode", src, out)
+    assert code == 1 and "--convert-to-8bit" in err and not out.exists()
+    code, _, err = run(capsys, "encode", src, out, "--convert-to-8bit")
+    assert code == 0, err
+    with Image.open(out) as decoded:
+        assert decoded.mode == "L"
+        assert np.abs(np.asarray(decoded, np.float64) - expected).mean() < 8  # lossy codec, not a scale error
+
+
+def test_convert_to_8bit_help_states_the_loss(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["encode", "--help"])
+    assert "low 8 bits" in " ".join(capsys.readouterr().out.split())
+
+
+# -- stdin, stdout, options -------------------------------------------------------------
+
+
+class FakeStdio(io.TextIOWrapper):
+    """stdin/stdout with a binary ``buffer``, like the real ones."""
+
+    def __init__(self, data: bytes = b"", tty: bool = False) -> None:
+        super().__init__(io.BytesIO(data))
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def run_stdio(monkeypatch, argv, stdin: bytes = b"", tty: bool = False) -> tuple[int, bytes]:
+    out = FakeStdio(tty=tty)
+    monkeypatch.setattr(cli.sys, "stdin", FakeStdio(stdin))
+    monkeypatch.setattr(cli.sys, "stdout", out)
+    code = cli.main([str(a) for a in argv])
+    out.flush()
+    return code, out.buffer.getvalue()
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nnc {pillow_nnc.__version__}"
+
+
+def test_dash_is_stdin_and_stdout(monkeypatch, png, crop, encode, decode):
+    code, data = run_stdio(monkeypatch, ["encode", "-", "-", "-q", "40"], stdin=png.read_bytes())
+    assert code == 0 and data == encode(crop, quality=40)
+    code, out = run_stdio(monkeypatch, ["decode", "-", "-"], stdin=data)
+    assert code == 0 and out[:8] == b"\x89PNG\r\n\x1a\n"
+    np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(out))), np.asarray(decode(data)))
+    code, out = run_stdio(monkeypatch, ["decode", "-", "-", "--format", "webp"], stdin=data)
+    assert code == 0 and out[:4] == b"RIFF"
+
+
+def test_image_data_is_not_written_to_a_terminal(monkeypatch, capsys, png):
+    code, data = run_stdio(monkeypatch, ["encode", png, "-"], tty=True)
+    assert code == 1 and data == b""
+    assert "terminal" in capsys.readouterr().err
+
+
+def test_bad_integer_says_which_option_and_what_it_expects(capsys, tmp_path, png):
+    err = usage_error(capsys, "encode", png, tmp_path / "x.nnc", "-q", "abc")
+    assert "--quality" in err and "integer in 1..100" in err and "'abc'" in err
+    err = usage_error(capsys, "encode", png, tmp_path / "x.nnc", "--max-bytes", "lots")
+    assert "--max-bytes" in err and "integer" in err
+
+
+def test_decode_refuses_an_unknown_extension_or_takes_format(capsys, tmp_path, nnc_file):
+    out = tmp_path / "out.xyz"
+    code, _, err = run(capsys, "decode", nnc_file, out)
+    assert code == 1 and "--format" in err and not out.exists()
+    code, _, err = run(capsys, "decode", nnc_file, out, "--format", "jpg")
+    assert code == 0, err
+    assert Image.open(out).format == "JPEG"
+    assert "--format" in usage_error(capsys, "decode", nnc_file, tmp_path / "o.png", "--format", "nosuch")
+
+
+# -- outputs that are not regular files ---------------------------------------------------
+
+
+def test_force_writes_through_a_symlink_and_keeps_it(capsys, tmp_path, png, crop, encode):
+    target = tmp_path / "target.nnc"
+    target.write_bytes(b"old")
+    link = tmp_path / "link.nnc"
+    link.symlink_to(target)
+    code, _, err = run(capsys, "encode", png, link)
+    assert code == 1 and "--force" in err and target.read_bytes() == b"old"
+    code, _, err = run(capsys, "encode", png, link, "--force")
+    assert code == 0, err
+    assert link.is_symlink() and target.read_bytes() == encode(crop)
+    dangling = tmp_path / "dangling.nnc"
+    dangling.symlink_to(tmp_path / "new.nnc")
+    assert run(capsys, "encode", png, dangling)[0] == 0
+    assert dangling.is_symlink() and (tmp_path / "new.nnc").read_bytes() == encode(crop)
+    assert leftovers(tmp_path) == []
+
+
+def test_fifo_and_character_device_are_written_into(capsys, tmp_path, png, crop, encode):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, _, err = run(capsys, "encode", png, fifo, "--force")
+    reader.join(timeout=60)
+    assert code == 0, err
+    assert stat.S_ISFIFO(fifo.lstat().st_mode), "--force replaced the FIFO with a file"
+    assert received == [encode(crop)]
+    code, _, err = run(capsys, "encode", png, os.devnull)  # not replaced, so no --force needed
+    assert code == 0, err
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_other_non_files_are_refused(capsys, tmp_path, png):
+    folder = tmp_path / "a-folder.nnc"
+    folder.mkdir()
+    sock_path = tmp_path / "sock.nnc"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(sock_path))
+        for path in (folder, sock_path):
+            code, _, err = run(capsys, "encode", png, path, "--force")
+            assert code == 1 and "not a regular file" in err, path
+        assert folder.is_dir() and stat.S_ISSOCK(sock_path.lstat().st_mode)
+
+
+# -- folders ----------------------------------------------------------------------------
+
+
+def test_folder_reports_collisions_and_skipped_files(capsys, tmp_path, crop):
+    src = tmp_path / "src"
+    src.mkdir()
+    crop.save(src / "a.png")
+    crop.save(src / "a.jpg")
+    crop.save(src / "b.jfif", format="JPEG")
+    (src / "notes.txt").write_text("x")
+    (src / "sub").mkdir()
+    crop.save(src / "sub" / "c.png")
+    enc = tmp_path / "enc"
+    code, _, err = run(capsys, "encode", src, enc)
+    assert code == 1, "an input was not converted (a.jpg and a.png both make a.nnc)"
+    assert sorted(p.name for p in enc.iterdir()) == ["a.nnc", "b.nnc"]
+    reported = {line.split(": ")[1] for line in err.splitlines() if line.startswith("nnc: ")}
+    assert reported == {str(src / "a.png"), str(src / "notes.txt"), str(src / "sub")}, err
+    assert "a.jpg" in err and "-r" in err
+
+
+def test_folder_recursion(capsys, tmp_path, crop):
+    src = tmp_path / "src"
+    (src / "sub" / "deeper").mkdir(parents=True)
+    crop.save(src / "a.png")
+    crop.save(src / "sub" / "deeper" / "c.png")
+    enc = tmp_path / "enc"
+    code, _, err = run(capsys, "encode", src, enc, "-r")
+    assert code == 0, err
+    assert (enc / "a.nnc").is_file() and (enc / "sub" / "deeper" / "c.nnc").is_file()
+    dec = tmp_path / "dec"
+    code, _, err = run(capsys, "decode", enc, dec, "-r", "--format", "webp")
+    assert code == 0, err
+    assert Image.open(dec / "sub" / "deeper" / "c.webp").format == "WEBP"
+
+
+def test_empty_folder_is_an_error(capsys, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("x")
+    for command in ("encode", "decode"):
+        code, _, err = run(capsys, command, empty, tmp_path / "out")
+        assert code == 1 and "nothing to do" in err, command
+
+
+# -- info: folders, errors as JSON, a reader that stops early -------------------------------
+
+
+def test_info_on_a_folder_describes_each_nnc_file(capsys, tmp_path, crop_nnc, sample_nnc):
+    (tmp_path / "a.nnc").write_bytes(crop_nnc)
+    (tmp_path / "b.nnc").write_bytes(sample_nnc)
+    (tmp_path / "notes.txt").write_text("x")
+    code, out, err = run(capsys, "info", tmp_path, "--json")
+    assert code == 0, err
+    described = [(info["file"], info["width"]) for info in json.loads(out)]
+    assert described == [(str(tmp_path / "a.nnc"), 64), (str(tmp_path / "b.nnc"), 451)]
+    code, out, _ = run(capsys, "info", tmp_path)
+    assert code == 0 and "64x48" in out and "451x300" in out
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, err = run(capsys, "info", empty)
+    assert code == 1 and "no .nnc files" in err
+
+
+def test_info_json_reports_errors_as_json(capsys, tmp_path, crop_nnc, small_rgba_nnc, png):
+    from test_hostile import rebuild
+
+    bad_crc = bytearray(crop_nnc)
+    bad_crc[-5] ^= 0xFF
+    files = {"crc.nnc": bytes(bad_crc), "alpha.nnc": rebuild(small_rgba_nnc, chunks=[(0x01, b"MM\x00*")]),
+             "png.nnc": png.read_bytes()}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        code, out, err = run(capsys, "info", tmp_path / name, "--json")
+        info = json.loads(out)
+        assert code == 1 and info["file"] == str(tmp_path / name) and info["error"], name
+        assert err.startswith("nnc:")
+    (tmp_path / "good.nnc").write_bytes(crop_nnc)
+    code, out, _ = run(capsys, "info", tmp_path, "--json")
+    assert code == 1 and sorted("error" in i for i in json.loads(out)) == [False, True, True, True]
+
+
+def test_a_reader_that_stops_early_is_not_an_error(tmp_path, sample_nnc):
+    path = tmp_path / "s.nnc"
+    path.write_bytes(sample_nnc)
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([*nnc_command(), "info", "--json", str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # gone before nnc writes, like `head` once it has its bytes
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 0, err
+    assert "Broken pipe" not in err and "BrokenPipeError" not in err, err
+
+
+def test_effort_option_refines_and_is_checked(capsys, tmp_path, png):
+    """``--effort N`` reaches save(effort=N): another file that decodes;
+    outside 1..9 is a usage error naming the option."""
+    plain, refined = tmp_path / "e1.nnc", tmp_path / "e2.nnc"
+    assert run(capsys, "encode", png, plain)[0] == 0
+    code, _, err = run(capsys, "encode", png, refined, "--effort", "2")
+    assert code == 0, err
+    assert refined.read_bytes() != plain.read_bytes()
+    assert Image.open(refined).size == Image.open(plain).size
+    assert "--effort" in usage_error(capsys, "encode", png, tmp_path / "x.nnc", "--effort", "10")

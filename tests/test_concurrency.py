@@ -1,9 +1,11 @@
 """Threads: concurrent use gives the same bytes and pixels as sequential
-use, the plugin leaves torch's global settings alone, and its own thread
-count is configurable (``pillow_nnc.set_threads`` / ``NNC_THREADS``)."""
+use, the plugin leaves torch's global settings alone, its own thread count
+is configurable (``pillow_nnc.set_threads`` / ``NNC_THREADS``), and a
+process forked after using threads still decodes."""
 
 from __future__ import annotations
 
+import multiprocessing
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -62,3 +64,29 @@ def test_bad_thread_settings_are_refused(crop, monkeypatch) -> None:
     monkeypatch.setenv("NNC_THREADS", "many")
     with pytest.raises(ValueError, match="NNC_THREADS"):
         nnc_encode(crop)
+
+
+def _decoded_size(data: bytes) -> tuple[int, int]:
+    return nnc_decode(data).size
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork on this platform")
+@pytest.mark.parametrize("how", ["torch", "set_threads"])
+def test_fork_pool_decodes_after_the_parent_used_two_threads(crop_nnc, monkeypatch, how) -> None:
+    """torch's OpenMP pool does not survive fork: the child used to hang in
+    its first parallel op, whether torch's own setting or set_threads() gave
+    the parent two threads. The timeout keeps a regression from hanging CI
+    (leaving the Pool's with block terminates the stuck worker)."""
+    before = torch.get_num_threads()
+    monkeypatch.setattr(codec, "_threads", None)  # restored after the test
+    if how == "torch":
+        torch.set_num_threads(2)
+    else:
+        pillow_nnc.set_threads(2)
+    try:
+        nnc_decode(crop_nnc)  # starts the pool in this process
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            size = pool.apply_async(_decoded_size, (crop_nnc,)).get(timeout=60)
+    finally:
+        torch.set_num_threads(before)
+    assert size == (64, 48)

@@ -439,7 +439,7 @@ def test_metadata_available_before_load(crop, encode, open_nnc):
     assert im.getexif()[0x0112] == 8
 
 
-def test_icc_from_info_is_kept_by_default_exif_and_xmp_are_not(crop, sample, encode, open_nnc):
+def test_icc_and_exif_from_info_are_kept_by_default_xmp_is_not(crop, sample, encode, open_nnc):
     im = crop.copy()
     im.info["icc_profile"] = sample.info["icc_profile"]
     exif = Image.Exif()
@@ -448,9 +448,71 @@ def test_icc_from_info_is_kept_by_default_exif_and_xmp_are_not(crop, sample, enc
     im.info["xmp"] = b"<x:xmpmeta>private</x:xmpmeta>"
     out = open_nnc(encode(im))
     assert out.info.get("icc_profile") == sample.info["icc_profile"]
-    assert "exif" not in out.info
+    assert out.info["exif"] == exif.tobytes()
     assert "xmp" not in out.info
-    assert out.getexif().get(0x0112) is None
+
+
+def test_exif_of_a_jpeg_is_carried_over_and_pixels_are_not_rotated(crop, encode, decode):
+    """Like pillow-avif-plugin, pillow-heif and pillow-jxl-plugin (Pillow's
+    own JPEG/WebP/AVIF writers store EXIF only when given exif=): the tag is
+    kept, the pixels stay as stored, and exif=b"" drops it."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "pillow-nnc test"
+    jpeg = io.BytesIO()
+    crop.save(jpeg, format="JPEG", exif=exif)
+    with Image.open(jpeg) as src:
+        out = decode(encode(src))
+        dropped = decode(encode(src, exif=b""))
+    assert out.getexif()[0x0112] == 6 and out.getexif()[0x010F] == "pillow-nnc test"
+    assert out.size == crop.size
+    assert "exif" not in dropped.info and not dropped.getexif()
+
+
+def test_getexif_alone_is_not_carried_over(sample, encode, open_nnc):
+    """pillow-heif and pillow-jxl-plugin fall back to getexif(), which makes
+    EXIF up from XMP (the sample has no EXIF, yet reports Orientation 1):
+    .nnc carries only EXIF the source had."""
+    assert "exif" not in sample.info and sample.getexif().get(0x0112) == 1
+    assert "exif" not in open_nnc(encode(sample.crop((0, 0, 16, 16)))).info
+
+
+def test_source_exif_that_is_not_tiff_is_dropped_with_a_warning(crop, encode, open_nnc):
+    """Malformed EXIF from a source file must not fail a save that did not
+    ask for it (an explicit exif= of the same bytes is still refused)."""
+    im = crop.copy()
+    im.info["exif"] = b"Exif\x00\x00not tiff"
+    with pytest.warns(UserWarning, match="not carrying over"):
+        data = encode(im)
+    assert "exif" not in open_nnc(data).info
+
+
+def file_with_exif_chunk(crop, chunk: bytes) -> bytes:
+    """A file whose EXIF chunk holds ``chunk`` as is (save() would refuse or
+    strip it): what another writer might produce."""
+    from pillow_nnc import codec
+
+    return codec.encode(np.asarray(crop), "RGB", codec.EncodeOptions(exif=chunk))
+
+
+def test_exif_chunk_with_a_jpeg_prefix_is_read_without_doubling_it(crop, open_nnc):
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    im = open_nnc(file_with_exif_chunk(crop, exif.tobytes()))  # chunk starts Exif\0\0
+    assert im.info["exif"] == exif.tobytes()
+    assert im.getexif()[0x0112] == 6
+
+
+@pytest.mark.parametrize("chunk", [b"garbage, not TIFF", b"II*\0"])
+def test_exif_chunk_that_cannot_be_parsed_gives_an_empty_getexif_and_a_warning(crop, open_nnc, chunk):
+    """getexif() used to raise SyntaxError (not TIFF) or struct.error (cut
+    short) on it; info["exif"] keeps the chunk verbatim (spec 6.1) and the
+    pixels are fine."""
+    im = open_nnc(file_with_exif_chunk(crop, chunk))
+    assert im.info["exif"] == b"Exif\x00\x00" + chunk
+    with pytest.warns(UserWarning, match="EXIF"):
+        assert not im.getexif()
+    assert im.convert("RGB").size == crop.size
 
 
 def fake_icc(colour_space: bytes) -> bytes:
@@ -625,6 +687,31 @@ def test_verify_on_a_good_file(crop_nnc, open_nnc):
     assert im.verify() is None
     # verify() leaves the object unusable by design; a fresh open still decodes
     assert open_nnc(crop_nnc).convert("RGB").size == (64, 48)
+
+
+@pytest.mark.parametrize("how", ["verify", "close", "with"])
+def test_load_after_the_file_was_released_raises_value_error(tmp_path, crop_nnc, how):
+    """verify(), close() and leaving a with block release the file. Pillow's
+    PNG then raises ValueError("Operation on closed image") after close()
+    and AssertionError after verify(); .nnc raises the ValueError for all
+    three (it used to be AttributeError: 'NoneType' object has no attribute 'seek')."""
+    path = tmp_path / "x.nnc"
+    path.write_bytes(crop_nnc)
+    if how == "with":
+        with Image.open(path) as im:
+            pass
+    else:
+        im = Image.open(path)
+        getattr(im, how)()
+    with pytest.raises(ValueError, match="closed image"):
+        im.load()
+
+
+def test_verify_after_close_says_why(crop_nnc, open_nnc):
+    im = open_nnc(crop_nnc)
+    im.close()
+    with pytest.raises(RuntimeError, match="directly after open"):  # as Pillow's PNG
+        im.verify()
 
 
 def test_imagefile_parser(crop_nnc, decode):

@@ -189,7 +189,7 @@ def test_late_weight_tilts_the_loss_toward_later_iterations() -> None:
     """``--late-weight W``: iteration weights rise linearly to 1 + W times the
     first's and average 1, so W = 0 is the plain mean of the log distortions,
     and the loss with W > 0 is that weighted mean."""
-    from pillow_nnc.train.objective import distortion
+    from pillow_nnc.models.objective import distortion
     from pillow_nnc.train.recurrent_task import MSE_WEIGHT, iteration_weights
 
     torch.testing.assert_close(iteration_weights(4, 0.0), torch.ones(4))
@@ -281,7 +281,7 @@ def test_gpu_path_runs_for_minutes_without_validation_and_packs_photos(photos, t
 
 def test_lambda_top_sets_the_top_level_and_keeps_the_bottom() -> None:
     from pillow_nnc.models.transform import LAMBDAS, LEVELS
-    from pillow_nnc.train.transform_task import lambda_of
+    from pillow_nnc.models.objective import lambda_of
 
     q = torch.tensor([0.0, LEVELS - 1.0])
     assert torch.allclose(lambda_of(q), torch.tensor([LAMBDAS[0], LAMBDAS[-1]]), rtol=1e-5)

@@ -6,11 +6,13 @@ recorded JPEG curve: the check a trained model must pass before release.
 Real ``.nnc`` files are written at every rate step of the model (every
 iteration count of a recurrent model, 8 level bytes of a transform model)
 with ``save(weights=...)``, decoded, and averaged per step as the benchmark
-does; the BD-rate (MS-SSIM in dB, and PSNR) is taken against the JPEG
-points of ``bench/results/results.json`` on the same images. On a thumbnail
-set (``--set thumbN``) it is taken against the header-less payload of every
-recorded codec, the thumbnail target; ``--against OTHER.safetensors`` adds
-the BD-rate against another model on the same images (real files both).
+does; BD-rates on the benchmark's four metrics (MS-SSIM in dB, PSNR,
+SSIMULACRA 2, Butteraugli) are taken against every codec recorded in
+``bench/results/results.json`` on the same images (``--set screen`` for the
+generated screen set). On a thumbnail set (``--set thumbN``) they are taken
+against the header-less payloads, the thumbnail target; ``--against
+OTHER.safetensors`` adds the BD-rates against another model on the same
+images (real files both). ``--levels`` gives the rate steps to code.
 """
 
 from __future__ import annotations
@@ -25,10 +27,9 @@ import numpy as np
 from .. import zoo
 from ..container import Header, write
 from ..engines import Payload
-from ..metrics import ms_ssim_rgb, psnr
-from .analysis import msssim_db
+from .analysis import METRICS, msssim_db, neglog
 from .bdrate import BDRateError, bd_rate
-from .run import DEFAULT_KODAK, DEFAULT_OUT
+from .run import DEFAULT_KODAK, DEFAULT_OUT, image_quality
 from .sets import Item, build_set, list_images, load_rgb, set_size
 
 
@@ -36,7 +37,7 @@ def _levels(engine: zoo.Engine) -> list[int]:
     """One level byte per distinct rate step of the model."""
     if engine.family == "recurrent":
         return [engine.level_of_iterations(n) for n in range(1, engine.max_iterations + 1)]
-    return list(range(0, 256, 36))
+    return [*range(0, 256, 36), 255]
 
 
 def whole_file(model_id: int, rgb: np.ndarray, payload: Payload) -> bytes:
@@ -48,10 +49,10 @@ def whole_file(model_id: int, rgb: np.ndarray, payload: Payload) -> bytes:
 
 
 def evaluate(weights: str, images: list[Item]) -> list[dict]:
-    """Mean bpp, PSNR and MS-SSIM per rate step over ``images``."""
+    """Mean bpp and every benchmark metric per rate step over ``images``."""
     model_id = zoo.add_weights(weights)
     engine = zoo.engine(model_id)
-    rows: dict[int, list[tuple[float, float, float]]] = {}
+    rows: dict[int, list[dict]] = {}
     for item in images:
         rgb = item.array
         state = engine.analyse(rgb)
@@ -59,13 +60,15 @@ def evaluate(weights: str, images: list[Item]) -> list[dict]:
             payload = engine.encode(state, level)
             size = len(whole_file(model_id, rgb, payload))
             out = engine.decode(payload.params, payload.segments, rgb.shape[1], rgb.shape[0])
-            rows.setdefault(level, []).append((8 * size / (rgb.shape[0] * rgb.shape[1]), psnr(rgb, out), ms_ssim_rgb(rgb, out)))
+            rows.setdefault(level, []).append({"bpp": 8 * size / (rgb.shape[0] * rgb.shape[1]), **image_quality(rgb, out)})
         print(f"{item.name}: done", flush=True)
-    return [
-        {"level": level, "bpp": float(np.mean([r[0] for r in v])), "psnr": float(np.mean([r[1] for r in v])),
-         "msssim": float(np.mean([r[2] for r in v]))}
-        for level, v in sorted(rows.items())
-    ]
+    return [{"level": level, **_means(v)} for level, v in sorted(rows.items())]
+
+
+def _means(points: list[dict]) -> dict[str, float | None]:
+    """Mean of each measured key over points (None where any point lacks it)."""
+    keys = ("bpp", *[key for key, _, _ in METRICS])
+    return {k: None if any(p.get(k) is None for p in points) else float(np.mean([p[k] for p in points])) for k in keys}
 
 
 def main() -> None:
@@ -80,7 +83,7 @@ def main() -> None:
     paths = list_images(args.kodak)[: args.images]
     images = build_set(args.set, [(p.stem, load_rgb(p)) for p in paths])
     thumbnails = set_size(args.set) is not None
-    anchors = ("jpeg", "webp", "avif") if thumbnails else ("jpeg",)  # JPEG XL: no payload measure
+    anchors = ("jpeg", "webp", "avif") if thumbnails else ("jpeg", "webp", "avif", "jxl")  # JPEG XL: no payload measure
     bpp_key = "payload_bpp" if thumbnails else "bpp"
     recorded = json.loads(args.results.read_text())["points"]
     curve = evaluate(args.weights, images)
@@ -89,27 +92,30 @@ def main() -> None:
                    anchor_curve(recorded, a, args.set, {i.name for i in images}, bpp_key)) for a in anchors]
     if args.against:
         references.append((args.against, evaluate(args.against, images)))
+    transforms = {"msssim": msssim_db, "butteraugli": neglog}
     for label, points in references:
-        for metric, key in (("MS-SSIM (dB)", "msssim"), ("PSNR", "psnr")):
-            f = msssim_db if key == "msssim" else float
+        for key, _, name in METRICS:
+            f = transforms.get(key, float)
+            if not points or any(p[key] is None for p in points + curve):
+                print(f"BD-rate vs {label} on {name}: not measured")
+                continue
             try:
                 bd = bd_rate([p["bpp"] for p in points], [f(p[key]) for p in points],
                              [p["bpp"] for p in curve], [f(p[key]) for p in curve])
-                print(f"BD-rate vs {label} on {metric}: {bd:+.1f}%")
+                print(f"BD-rate vs {label} on {name}: {bd:+.1f}%")
             except BDRateError as exc:
-                print(f"BD-rate vs {label} on {metric}: {exc}")
+                print(f"BD-rate vs {label} on {name}: {exc}")
 
 
 def anchor_curve(recorded: list[dict], codec: str, set_name: str, names: set[str], bpp_key: str) -> list[dict]:
-    """A recorded codec's mean (bpp, PSNR, MS-SSIM) per quality over ``names``
+    """A recorded codec's mean bpp and metrics per quality over ``names``
     (qualities measured on every image only)."""
     points = [p for p in recorded if p["codec"] == codec and p["set"] == set_name and p["image"] in names]
     curve = []
     for quality in sorted({p["quality"] for p in points}):
         g = [p for p in points if p["quality"] == quality]
         if len(g) == len(names) and all(p.get(bpp_key) is not None for p in g):
-            curve.append({"bpp": float(np.mean([p[bpp_key] for p in g])),
-                          **{k: float(np.mean([p[k] for p in g])) for k in ("psnr", "msssim")}})
+            curve.append({**_means([{**p, "bpp": p[bpp_key]} for p in g])})
     return curve
 
 

@@ -26,6 +26,8 @@ from the network.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import json
 from functools import partial
 from fractions import Fraction
@@ -433,7 +435,8 @@ class RecurrentEngine:
         return RecurrentState(self, rgb)
 
     def encode(
-        self, state: RecurrentState, level_byte: int, entropy: str = "local", tolerance: float | None = None
+        self, state: RecurrentState, level_byte: int, entropy: str = "local", tolerance: float | None = None,
+        effort: int = 1, progress: Callable[[int, int], None] | None = None,
     ) -> Payload:
         """Codec parameters, segments and rate map for up to the iterations
         of one level. ``entropy``: "raw" stores plain bits; "global"
@@ -441,7 +444,8 @@ class RecurrentEngine:
         takes whichever of the global tables and the local entropy models
         codes smaller. ``tolerance``: spatially adaptive bit rates, see
         :meth:`RecurrentState.codes` (``None``: every block gets every
-        iteration, and there is no map)."""
+        iteration, and there is no map). ``effort`` has no effect here: the
+        spatially adaptive search is this codec's encoder effort, always on."""
         if self.global_freqs is None:  # stopped blocks' codes come from the tables
             tolerance = None
         codes, counts = state.codes(self.iterations_of(level_byte), tolerance)

@@ -17,6 +17,8 @@ A file cut after any segment decodes with the missing groups set to zero.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -26,9 +28,18 @@ from ..entropy import intnet
 from ..entropy.coder import Ladder, Reader, Writer
 from ..entropy.tables import uniform_table
 from ..errors import NncError, UnsupportedFileError
+from ..models.objective import DEFAULT_OBJECTIVE
 from ..models.tiling import tiled
 from ..models.transform import LEVELS, TransformCodec, pad_to
-from . import SINGLE_SEGMENT_PIXELS, TILE, Payload
+from . import SINGLE_SEGMENT_PIXELS, TILE, Payload, refine
+
+
+@dataclass
+class Analysis:
+    """What :meth:`TransformEngine.analyse` keeps of an image for its encodes."""
+
+    x: torch.Tensor  # (1, 3, H, W) in [0, 1], padded to multiples of 16
+    features: torch.Tensor  # g_a(x), before the rate level's gains
 
 
 def describe_params(params: bytes) -> str:
@@ -60,6 +71,8 @@ class TransformEngine:
         # quality 1..100 -> rate byte, calibrated at export so that quality Q
         # gives about the MS-SSIM of JPEG quality Q (monotonic).
         self.quality_levels = json.loads(metadata["quality_levels"])
+        # What the model was trained to minimise; the encoder's effort minimises it per image.
+        self.objective = {**DEFAULT_OBJECTIVE, **json.loads(metadata.get("objective", "{}"))}
         self.groups = self.model.groups
         self.group_size = self.model.m // self.groups
 
@@ -92,15 +105,17 @@ class TransformEngine:
 
     # -- encoder ------------------------------------------------------------
     @torch.no_grad()
-    def analyse(self, rgb: np.ndarray) -> torch.Tensor:
+    def analyse(self, rgb: np.ndarray) -> Analysis:
         """Rate-independent analysis of an (H, W, 3) uint8 image, reused by
         every :meth:`encode` of it (``max_bytes`` searches try many rates)."""
         x = pad_to(torch.tensor(rgb).permute(2, 0, 1)[None].float() / 255, 16)
-        return tiled(self.model.g_a, x, tile=TILE, margin=64, scale=Fraction(1, 16))
+        x_crop = x[..., : rgb.shape[0], : rgb.shape[1]]  # the distortion is judged on the real pixels
+        return Analysis(x_crop, tiled(self.model.g_a, x, tile=TILE, margin=64, scale=Fraction(1, 16)))
 
     @torch.no_grad()
     def encode(
-        self, features: torch.Tensor, level_byte: int, entropy: str = "local", tolerance: float | None = None
+        self, analysis: Analysis, level_byte: int, entropy: str = "local", tolerance: float | None = None,
+        effort: int = 1, progress: Callable[[int, int], None] | None = None,
     ) -> Payload:
         """Codec parameters and segments at one rate level. The hyperprior is
         already an image-dependent entropy model, so ``entropy`` "local" and
@@ -108,19 +123,22 @@ class TransformEngine:
         uniform tables (no probability model: the cost of the latents
         without entropy coding, for comparison; the image is the same).
         ``tolerance`` (SABR) is ignored: the importance map is this codec's spatial
-        adaptivity, and it is always on."""
+        adaptivity, and it is always on. ``effort`` above 1 refines the
+        latents for this image (:mod:`.refine`; ``progress(done, total)`` is
+        called after each of its steps)."""
         raw = entropy == "raw"
         ladder = self.raw_ladder if raw else self.ladder
         level = level_byte / 255 * (LEVELS - 1)
         q = torch.tensor([level], dtype=torch.float32)
-        y = features * self.model.gain(q)
+        y = analysis.features * self.model.gain(q)
         kept = self.model.importance_of(y, q)
         h, w = y.shape[-2:]
         levels = kept[0, 0].ceil().clamp(1, self.groups).to(torch.int64).numpy()
-        z = self.model.h_a(pad_to(y, 4)).round().to(torch.int64).numpy()[0]
-        z = self.ladder.clip(z, self._z_rungs(z.shape))
+        mask = self.model.group_mask(kept.ceil().clamp(1, self.groups))
+        y, z = refine.refine(self.model, analysis.x, y, mask, q, refine.step_count(effort), self.objective, progress)
+        z = self.ladder.clip(z.to(torch.int64).numpy()[0], self._z_rungs(z.shape[1:]))
         rungs = self._rungs(z, h, w)
-        y_int = self.ladder.clip(y[0].round().to(torch.int64).numpy(), rungs)
+        y_int = self.ladder.clip(y[0].to(torch.int64).numpy(), rungs)
 
         per_segment = self.groups if h * w * 256 < SINGLE_SEGMENT_PIXELS else 1
         segments = []

@@ -11,24 +11,7 @@ from safetensors import safe_open
 
 from ..bench.bdrate import BDRateError, bd_rate
 from ..bench.codecs import jpeg_payload
-from ..metrics import ms_ssim, ms_ssim_rgb, psnr, ssimulacra2_rgb
-
-def distortion(x_hat: torch.Tensor, x: torch.Tensor, mse_weight: float) -> torch.Tensor:
-    """Per-image ``(1 - MS-SSIM) + mse_weight * MSE``: MS-SSIM is the metric
-    we are judged on but hardly sees a colour cast (its luminance term acts
-    at the coarsest scale only); the MSE term keeps colours and flat areas
-    honest.
-
-    ``x_hat`` is clamped to [0, 1] with a straight-through gradient: a plain
-    clamp has no gradient outside the range, and a model whose output leaves
-    it early never comes back (observed); no clamp lets the IGDN layers blow up.
-    """
-    x_hat = x_hat.float()
-    x_hat = x_hat + (x_hat.clamp(0, 1) - x_hat).detach()
-    mse = ((x_hat - x) ** 2).mean((1, 2, 3))
-    levels = 4 if min(x.shape[-2:]) >= 128 else 3
-    return (1 - ms_ssim(x_hat, x, levels=levels)) + mse_weight * mse
-
+from ..metrics import ms_ssim_rgb, psnr, ssimulacra2_rgb
 
 def interpolate_at(curve: list[tuple[float, ...]], targets: tuple[float, ...] = (0.25, 0.5)) -> dict:
     """MS-SSIM and PSNR at the learning-curve rates, from (bpp, MS-SSIM, PSNR, ...) points."""

@@ -21,7 +21,8 @@ import torch
 
 from ..metrics import ms_ssim
 from ..models.recurrent import GAIN_ITERATIONS, RecurrentCodec
-from .objective import distortion, float_tensors, interpolate_at
+from ..models.objective import distortion
+from .objective import float_tensors, interpolate_at
 
 
 # Weight of MSE beside 1 - MS-SSIM. At 3 (the transform codec's weight) the

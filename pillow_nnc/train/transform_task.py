@@ -8,26 +8,15 @@ payload prefix decodes), and minimises ``lambda(q) * D + bpp``.
 from __future__ import annotations
 
 import argparse
-import math
 import random
 
 import numpy as np
 import torch
 
 from ..metrics import ms_ssim, ssimulacra2_rgb
-from ..models.transform import LAMBDAS, LEVELS, TransformCodec
-from .objective import distortion, float_tensors, interpolate_at, to_uint8
-
-
-def lambda_of(q: torch.Tensor, top: float = LAMBDAS[-1]) -> torch.Tensor:
-    """Log-linear interpolation of the per-level lambdas at continuous q; the
-    top level's lambda is ``top`` (the bottom one stays ``LAMBDAS[0]``)."""
-    logs = torch.tensor([math.log(LAMBDAS[0]) + k / (LEVELS - 1) * math.log(top / LAMBDAS[0]) for k in range(LEVELS)])
-    logs = logs.to(q.device)
-    lo = q.floor().clamp(0, LEVELS - 1).long()
-    hi = (lo + 1).clamp(max=LEVELS - 1)
-    t = q - lo
-    return (logs[lo] * (1 - t) + logs[hi] * t).exp()
+from ..models.objective import distortion, lambda_of
+from ..models.transform import LEVELS, TransformCodec
+from .objective import float_tensors, interpolate_at, to_uint8
 
 
 class TransformTask:
