@@ -16,6 +16,7 @@ from PIL import Image
 
 from pillow_nnc.train import export, loop
 from pillow_nnc.train.data import is_validation
+from pillow_nnc.train.objective import file_metadata
 
 from conftest import nnc_decode, nnc_encode
 
@@ -80,6 +81,8 @@ def test_train_resume_export_and_save(photos, tmp_path, capsys, monkeypatch, fam
     weights = tmp_path / "model.safetensors"
     export.export(out / "checkpoint.pt", weights, "test-model", photos)
     record = json.loads(weights.with_suffix(".json").read_text())
+    if family == "transform":  # the objective the encoder's effort minimises travels with the weights
+        assert json.loads(file_metadata(str(weights))["objective"]) == {"mse_weight": 3.0, "lambda_top": 600.0}
     assert record["step"] == 3 and record["config"] == state["config"]
     assert record["settings"]["thumbnails"] == str(bool(thumbnails))
     im = Image.open(next(photos.glob("*.png"))).crop((0, 0, 40, 24))
@@ -286,3 +289,18 @@ def test_lambda_top_sets_the_top_level_and_keeps_the_bottom() -> None:
     q = torch.tensor([0.0, LEVELS - 1.0])
     assert torch.allclose(lambda_of(q), torch.tensor([LAMBDAS[0], LAMBDAS[-1]]), rtol=1e-5)
     assert torch.allclose(lambda_of(q, 1200.0), torch.tensor([LAMBDAS[0], 1200.0]), rtol=1e-5)
+
+
+def test_snapshot_carries_a_run_to_the_next_session(photos, tmp_path) -> None:
+    """``export --snapshot``: the network and its step, which ``--init-from``
+    continues from (with a fresh optimizer) when the checkpoint is gone."""
+    out = tmp_path / "run"
+    common = ["--data", str(photos), "--batch", "1", "--patch", "32", "--threads", "1", "--val-every", "0"]
+    loop.main([*common, "--out", str(out), "--steps", "2"])
+    snap = tmp_path / "snap.safetensors"
+    export.snapshot(out / "checkpoint.pt", snap)
+    loop.main([*common, "--out", str(tmp_path / "next"), "--init-from", str(snap), "--steps", "3"])
+    state = torch.load(tmp_path / "next" / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 3 and state["opt_born"] == 2
+    before = torch.load(out / "checkpoint.pt", weights_only=False)["model"]
+    assert set(state["model"]) == set(before)

@@ -36,6 +36,7 @@ from ..entropy import bits, intnet
 from ..entropy.scales import LOG_STEP, NUM_SCALES, SCALE_MIN
 from ..entropy.tables import gaussian_tables, quantize_pmf
 from ..metrics import ssimulacra2_rgb
+from ..models.objective import DEFAULT_OBJECTIVE
 from ..models.transform import LEVELS, TransformCodec
 from .data import centre_crop, is_validation, list_images, load_rgb, validation_set
 from .loop import DEFAULT_DATA, to_batch
@@ -167,6 +168,8 @@ def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
     metadata = {"family": family, "name": name, "config": json.dumps(state["config"]), "quality_levels": "[]",
                 "training": json.dumps({"step": state["step"], "cpu_hours": state["cpu_seconds"] / 3600})}
     if family == "transform":
+        # What the encoder's effort minimises (engines/refine.py): the run's own objective.
+        metadata["objective"] = json.dumps({k: float(settings.get(k, v)) for k, v in DEFAULT_OBJECTIVE.items()})
         tensors = _transform_tensors(state, to_batch(raw))
         engine = TransformEngine(tensors, metadata)
     else:
@@ -207,6 +210,21 @@ def _write_training_record(checkpoint: Path, out: Path, state: dict, data: Path)
     out.with_suffix(".json").write_text(json.dumps(record, indent=1) + "\n")
 
 
+def snapshot(checkpoint: Path, out: Path) -> None:
+    """The network of a training checkpoint (fp16) and its step and CPU-hours,
+    without entropy tables or quality map: enough for ``--init-from`` (a later
+    run, here or on a GPU machine, goes on from it), not for coding. Checkpoints
+    outside the repository may not survive a session; this can be committed."""
+    state = torch.load(checkpoint, weights_only=False, map_location="cpu")
+    tensors = {f"float.{k}": v.half().contiguous() for k, v in state["model"].items()}
+    record = {"step": state["step"], "cpu_hours": state["cpu_seconds"] / 3600,
+              "gpu_hours": state.get("gpu_seconds", 0.0) / 3600}
+    metadata = {"family": state.get("family", "transform"), "config": json.dumps(state["config"]),
+                "training": json.dumps(record), "settings": json.dumps(state.get("args", {}))}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(out), metadata)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("checkpoint", type=Path, help="training checkpoint, or with --recalibrate a weights file")
@@ -215,8 +233,12 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--recalibrate", action="store_true",
                     help="only recompute the quality map and ceiling of an exported weights file, in place")
+    ap.add_argument("--snapshot", action="store_true",
+                    help="write only the network and its training record (for --init-from), not a codable model")
     args = ap.parse_args()
-    if args.recalibrate:
+    if args.snapshot and args.out is not None:
+        snapshot(args.checkpoint, args.out)
+    elif args.recalibrate:
         print(recalibrate(args.checkpoint, args.data))
     elif args.out is None or args.name is None:
         ap.error("out and --name are required to export a checkpoint")
