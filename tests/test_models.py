@@ -17,11 +17,16 @@ def _weights_path():
     return zoo._weights_dir() / entry["file"]
 
 
-def test_quality_maps_to_many_distinct_monotonic_levels() -> None:
-    engine = zoo.engine(zoo.default_model("transform"))
+def test_quality_maps_to_monotonic_levels_up_to_the_models_ceiling() -> None:
+    """Quality q gets the level that reaches JPEG q's SSIMULACRA 2, up to the
+    model's ceiling (recorded in the registry); above it, the top level."""
+    model_id = zoo.default_model("transform")
+    engine = zoo.engine(model_id)
+    ceiling = zoo.released()[model_id]["quality_ceiling"]["quality"]
     levels = [engine.level_of(q) for q in range(1, 101)]
-    assert levels == sorted(levels) and levels[-1] == 255
-    assert len(set(levels)) >= 50
+    assert levels == sorted(levels)
+    assert set(levels[ceiling:]) == {255}
+    assert len(set(levels[:ceiling])) >= ceiling // 2  # below the ceiling, quality keeps mattering
 
 
 def test_user_weights_encode_and_decode_by_their_own_id(tmp_path, crop) -> None:

@@ -32,6 +32,8 @@ from pillow_nnc.entropy.coder import Ladder, Reader, Writer
 from pillow_nnc.entropy.tables import quantize_pmf, uniform_table
 from pillow_nnc.errors import NncError
 
+from test_golden import _varint as spec_varint  # spec section 2, read by hand once
+
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "spec" / "nnc-format.md"
 GOLDEN = ROOT / "tests" / "data" / "golden"
@@ -218,17 +220,6 @@ def test_hostile_bytes_decode_or_fail_like_the_library() -> None:
 
 
 # -- spec sections 3 and 9: container and weights files, read by hand ---------------
-
-
-def spec_varint(data: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            return value, pos
 
 
 def spec_parse(data: bytes) -> dict:

@@ -6,7 +6,9 @@ that are coded. The decoder and the format do not change.
 The first :data:`SOFT` of the steps add uniform noise (the training proxy
 for rounding), the rest round with a straight-through gradient, so the
 search ends judging the integers it will code. Noise comes from a fixed
-seed: the same image and settings give the same file.
+seed and the networks run in fp32: the same image and settings give the
+same file whatever the thread count (under bf16 autocast, 1.6x faster,
+they did not).
 
 Large images are refined in tiles of latents with margins (only the
 centre of each tile is kept), so memory follows the tile, as everywhere
