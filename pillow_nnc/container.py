@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import binascii
 import io
+import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -308,7 +309,9 @@ def read_segments(
 
     Returns ``(segments, truncated)``. A file that ends exactly at a segment
     boundary is complete (a progressive prefix); one that ends inside a
-    segment is truncated, which raises unless ``allow_truncated``.
+    segment is truncated, which raises unless ``allow_truncated``. With
+    ``allow_truncated``, a segment that fails its CRC or length check also
+    ends the image at the good segments before it, with a warning.
     """
     r = _Reader(io.BytesIO(data))
     segments: list[Segment] = []
@@ -319,13 +322,13 @@ def read_segments(
             length = r.varint(f"segment {len(segments)} length", MAX_SEGMENT)
             if not 1 <= length <= MAX_SEGMENT:
                 msg = f"nnc: segment {len(segments)} length {length} out of range"
-                raise NncError(msg)
+                return _bad_segment(msg, segments, allow_truncated)
             offset = r.pos
             payload = r.take(length)
             expected = r.crc
             if int.from_bytes(r.take(2), "big") != expected:
                 msg = f"nnc: CRC mismatch in segment {len(segments)} at offset {offset}"
-                raise NncError(msg)
+                return _bad_segment(msg, segments, allow_truncated)
             segments.append(Segment(offset, payload))
         if not segments:
             msg = f"nnc: file ends before the first segment (offset {r.pos})"
@@ -335,6 +338,16 @@ def read_segments(
             raise
         return segments, True
     return segments, False
+
+
+def _bad_segment(msg: str, segments: list[Segment], allow_truncated: bool) -> tuple[list[Segment], bool]:
+    """A segment that fails its checks: an error, or, when truncated files
+    are allowed and good segments precede it, those segments (the coarser
+    image, as for a cut file) with a warning naming what was dropped."""
+    if not (allow_truncated and segments):
+        raise NncError(msg)
+    warnings.warn(f"{msg}; decoding the {len(segments)} good segment(s) before it", stacklevel=4)
+    return segments, True
 
 
 def inflate_bounded(data: bytes, limit: int, what: str, holds: str) -> bytes:

@@ -776,3 +776,21 @@ def test_max_bytes_error_names_the_metadata_that_does_not_fit(crop, encode):
         encode(crop, max_bytes=1024, icc_profile=b"\0" * 3000)
     assert "icc_profile=b''" in str(info.value)
     assert len(encode(crop, max_bytes=1024, icc_profile=b"")) <= 1024
+
+
+def test_load_truncated_images_decodes_the_segments_before_a_bad_one(
+    monkeypatch, sample_nnc, sample_ends, open_nnc
+):
+    """A CRC error in the last segment rejects the image by default; with
+    LOAD_TRUNCATED_IMAGES the good segments before it decode (as for a cut
+    file) and a warning names what was dropped."""
+    _, ends = sample_ends
+    bad = bytearray(sample_nnc)
+    bad[ends[-2] + 5] ^= 0xFF  # inside the last segment's payload
+    with pytest.raises(NncError, match="CRC"):
+        open_nnc(bytes(bad)).load()
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.warns(UserWarning, match=rf"CRC mismatch in segment {len(ends) - 1}.*{len(ends) - 1} good"):
+        got = arr(open_nnc(bytes(bad)))
+    prefix = arr(open_nnc(sample_nnc[: ends[-2]]))
+    np.testing.assert_array_equal(got, prefix)
