@@ -277,8 +277,13 @@ def test_gpu_path_runs_for_minutes_without_validation_and_packs_photos(photos, t
                "--mse-weight", "10", "--lambda-top", "1200", "--workers", "1"])
     state = torch.load(out / "checkpoint.pt", weights_only=False)
     assert state["step"] == 2 and state["args"]["lambda_top"] == "1200.0"
-    loop.main(["--data", str(photos), "--out", str(out), "--val-every", "0", "--minutes", "0", "--steps", "9"])
-    assert torch.load(out / "checkpoint.pt", weights_only=False)["step"] == 2  # no time: no step, still saved
+    loop.main(["--data", str(photos), "--out", str(out), "--val-every", "0", "--minutes", "0", "--steps", "9",
+               "--lambda-top", "600"])
+    resumed = torch.load(out / "checkpoint.pt", weights_only=False)
+    assert resumed["step"] == 2  # no time: no step, still saved
+    # The objective stays the run's; the content mix carries over when not given again.
+    assert resumed["args"]["lambda_top"] == "1200.0" and resumed["args"]["mse_weight"] == "10.0"
+    assert resumed["args"]["screen"] == "0.5"
     assert not any("val" in line for line in (out / "log.jsonl").read_text().splitlines())
 
 

@@ -31,7 +31,7 @@ STEPS = (0, 4, 8, 12, 18, 25, 35, 50, 70)
 SOFT = 0.7
 # Latents per tile side and margin (multiples of 4: the hyper-latents' stride).
 TILE, MARGIN = 32, 4
-MIN_SIDE = 2  # latents: below this (images under 32 px) there is nothing to refine
+MIN_SIDE = 2  # latents: below this (images of 16 px or less a side) there is nothing to refine
 
 
 def step_count(effort: int) -> int:
@@ -66,7 +66,7 @@ def refine(
 
     if whole:
         return _refine_whole(model, x, y, mask, q, steps, objective, step_done)
-    y_out, z_out = y.clone(), model.h_a(pad_to(y, 4)).round()
+    y_out, z_out = y.clone(), y.new_zeros(1, model.nz, -(-h // 4), -(-w // 4))  # every cell is written below
     for top in range(0, h, TILE):
         for left in range(0, w, TILE):
             t0, l0 = max(0, top - MARGIN), max(0, left - MARGIN)
@@ -81,25 +81,35 @@ def refine(
     return y_out.round(), z_out
 
 
+def estimated_cost(
+    model: TransformCodec, x: torch.Tensor, y_hat: torch.Tensor, z_hat: torch.Tensor, mask: torch.Tensor,
+    q: torch.Tensor, objective: dict,
+) -> torch.Tensor:
+    """``lambda(q) * D + bpp`` of latents ``y_hat`` and hyper-latents ``z_hat``
+    for image ``x`` (its real pixels), with the model's own rate estimate:
+    what training minimised, for one image."""
+    h, w = y_hat.shape[-2:]
+    height, width = x.shape[-2:]
+    log_s = model.log_scales(z_hat)[..., :h, :w].clamp(math.log(SCALE_MIN), math.log(SCALE_MAX))
+    z_scale = model.z_log_scale.exp().view(1, -1, 1, 1)
+    bits = (_gauss_bits(y_hat, log_s.exp()) * mask).sum() + _gauss_bits(z_hat, z_scale).sum()
+    x_hat = model.synthesis(y_hat * mask, q)[..., :height, :width]
+    lam = lambda_of(q, objective["lambda_top"])[0]
+    return lam * distortion(x_hat, x, objective["mse_weight"])[0] + bits / (height * width)
+
+
 def _refine_whole(
     model: TransformCodec, x: torch.Tensor, y0: torch.Tensor, mask: torch.Tensor, q: torch.Tensor,
     steps: int, objective: dict, step_done: Callable[[], None],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     h, w = y0.shape[-2:]
     x = x[..., : 16 * h, : 16 * w]
-    height, width = x.shape[-2:]
-    lam = float(lambda_of(q, objective["lambda_top"])[0])
     y = y0.detach().clone().requires_grad_(True)
     z = model.h_a(pad_to(y0, 4)).detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([y, z], lr=_learning_rate(steps))
     noise = torch.Generator().manual_seed(0)
-    z_scale = model.z_log_scale.exp().view(1, -1, 1, 1)
-
     def cost(y_hat: torch.Tensor, z_hat: torch.Tensor) -> torch.Tensor:
-        log_s = model.log_scales(z_hat)[..., :h, :w].clamp(math.log(SCALE_MIN), math.log(SCALE_MAX))
-        bits = (_gauss_bits(y_hat, log_s.exp()) * mask).sum() + _gauss_bits(z_hat, z_scale).sum()
-        x_hat = model.synthesis(y_hat * mask, q)[..., :height, :width]
-        return lam * distortion(x_hat, x, objective["mse_weight"])[0] + bits / (height * width)
+        return estimated_cost(model, x, y_hat, z_hat, mask, q, objective)
 
     # The analysis transform's own rounded guess competes too: effort never
     # ends worse than effort 1 by the model's estimate.

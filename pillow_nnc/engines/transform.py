@@ -38,7 +38,7 @@ from . import SINGLE_SEGMENT_PIXELS, TILE, Payload, refine
 class Analysis:
     """What :meth:`TransformEngine.analyse` keeps of an image for its encodes."""
 
-    x: torch.Tensor  # (1, 3, H, W) in [0, 1], padded to multiples of 16
+    x: torch.Tensor  # (1, 3, H, W) in [0, 1]: the real pixels, what the distortion is judged on
     features: torch.Tensor  # g_a(x), before the rate level's gains
 
 

@@ -72,7 +72,7 @@ def code_tables(engine: RecurrentEngine, images: list[np.ndarray]) -> dict[str, 
     }
 
 
-CALIBRATION_GRID = tuple(range(0, 256, 15))
+CALIBRATION_GRID = tuple(range(0, 256, 15))  # 0..255: ends on the top level
 
 
 def jpeg_ssimulacra2(images: list[np.ndarray]) -> list[float]:
@@ -98,13 +98,13 @@ def quality_levels(engine: TransformEngine | RecurrentEngine, images: list[np.nd
     level's SSIMULACRA 2) is returned for ``nnc info`` and the README."""
     features = [engine.analyse(im) for im in images]
     nnc = []
-    for level in CALIBRATION_GRID + (255,):
+    for level in CALIBRATION_GRID:
         scores = []
         for im, f in zip(images, features):
             params, segments, *_ = engine.encode(f, level)
             scores.append(ssimulacra2_rgb(im, engine.decode(params, segments, im.shape[1], im.shape[0])))
         nnc.append(float(np.mean(scores)))
-    grid = list(CALIBRATION_GRID + (255,))
+    grid = list(CALIBRATION_GRID)
     nnc = list(np.maximum.accumulate(nnc))  # np.interp needs it increasing
     levels: list[int] = []
     reached = 0

@@ -112,6 +112,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         ap.error("--smooth and --screen must be shares between 0 and 1 that add up to at most 1")
     if args.late_weight < 0:
         ap.error("--late-weight must be 0 or more")
+    if args.family == "recurrent" and args.device != "cpu":
+        ap.error("--device: the recurrent family trains on the CPU only")
     return args
 
 
@@ -126,6 +128,24 @@ def bd_table(anchor: list[tuple[float, ...]], curve: list[tuple[float, ...]]) ->
     return out
 
 
+# A run's objective is fixed at its first step (the checkpoint's wins); the
+# content mix and gain rate carry over unless given again.
+OBJECTIVE_SETTINGS = ("mse_weight", "lambda_top")
+CARRIED_SETTINGS = ("screen", "smooth", "gain_lr")
+
+
+def restore_run_settings(args: argparse.Namespace, saved: dict[str, str], given: dict) -> None:
+    """Take a resumed run's objective and recipe from its checkpoint (see above)."""
+    for key in OBJECTIVE_SETTINGS + CARRIED_SETTINGS:
+        if key not in saved:
+            continue
+        value = type(getattr(DEFAULTS, key))(saved[key])
+        if key in OBJECTIVE_SETTINGS and key in given and given[key] != value:
+            print(f"--{key.replace('_', '-')} {given[key]} ignored: the run was started with {value}", flush=True)
+        if key in OBJECTIVE_SETTINGS or key not in given:
+            setattr(args, key, value)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -135,6 +155,8 @@ def main(argv: list[str] | None = None) -> None:
 
     state = torch.load(ckpt_path, weights_only=False, map_location="cpu") if ckpt_path.exists() else None
     given = {k: v for k, v in vars(args).items() if v != getattr(DEFAULTS, k, v)}
+    if state is not None:
+        restore_run_settings(args, state.get("args", {}), given)
     try:
         if state is not None:
             family = state.get("family", "transform")
@@ -187,7 +209,13 @@ def main(argv: list[str] | None = None) -> None:
     opt_born = 0  # step at which this optimizer started: warm-up counts from here
     if state is not None:
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
+        try:
+            opt.load_state_dict(state["opt"])
+            for group, fresh in zip(opt.param_groups, groups):
+                group["scale"] = fresh["scale"]  # --gain-lr as given now
+        except ValueError:  # a checkpoint from before the gains had their own group
+            print("optimizer state not reusable (other parameter groups): a fresh Adam, warmed up again", flush=True)
+            state["opt_born"] = state["step"]
         step, cpu_seconds, gpu_seconds = state["step"], state["cpu_seconds"], state.get("gpu_seconds", 0.0)
         opt_born = state.get("opt_born", 0)
         rng.setstate(state["py_rng"])
@@ -200,6 +228,7 @@ def main(argv: list[str] | None = None) -> None:
             # Same family: the released model's steps and CPU time carry on.
             record_ = json.loads(file_metadata(args.init_from)["training"])
             step, cpu_seconds = record_["step"], record_["cpu_hours"] * 3600
+            gpu_seconds = record_.get("gpu_hours", 0.0) * 3600
             opt_born = step  # a fresh Adam needs the warm-up again
         print(f"initialised from {args.init_from} at step {step} (fresh optimizer)", flush=True)
     sampler = PatchSampler(train_im, args.patch, rng, args.smooth, args.thumbnails, args.screen)
