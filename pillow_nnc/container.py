@@ -319,7 +319,12 @@ def read_segments(
         r.take(header.size)  # seeds the running CRC with the header bytes
         while r.pos < len(data):
             r.where = f"segment {len(segments)}"
-            length = r.varint(f"segment {len(segments)} length", MAX_SEGMENT)
+            try:
+                length = r.varint(f"segment {len(segments)} length", MAX_SEGMENT)
+            except TruncatedFileError:
+                raise
+            except NncError as exc:  # a malformed length: as corrupt as a bad CRC
+                return _bad_segment(str(exc), segments, allow_truncated)
             if not 1 <= length <= MAX_SEGMENT:
                 msg = f"nnc: segment {len(segments)} length {length} out of range"
                 return _bad_segment(msg, segments, allow_truncated)

@@ -428,3 +428,18 @@ def test_mutated_files_raise_only_format_errors(header, alpha, segments, ops, al
         read_segments(data, parsed, allow_truncated=allow_truncated)
     except (NncError, SyntaxError):
         pass
+
+
+def test_malformed_segment_length_after_good_segments_is_corrupt_or_the_prefix():
+    """A non-minimal length varint (spec 2) is corrupt like a bad CRC: an
+    error by default, the good segments before it when truncation is allowed."""
+    header = Header(8, 8, "L", 0)
+    data = bytearray(write(header, [b"first", b"second"]))
+    at = header.size + 1 + 5 + 2  # the second segment's one-byte length
+    assert data[at] == 6
+    data[at : at + 1] = b"\x86\x00"  # 6 in two bytes: not minimal
+    with pytest.raises(NncError, match="segment 1"):
+        parse(bytes(data))
+    with pytest.warns(UserWarning, match="segment 1.*1 good segment"):
+        _, segments, truncated = parse(bytes(data), allow_truncated=True)
+    assert [s.data for s in segments] == [b"first"] and truncated
