@@ -196,6 +196,8 @@ class _ProgressBar:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, desc=self.name, unit="step", leave=False, delay=1.5)
+        elif done < self.bar.n:  # a new search (max_bytes tries another level): start over
+            self.bar.reset(total)
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
