@@ -26,9 +26,8 @@ from the network.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import json
+from collections.abc import Callable
 from functools import partial
 from fractions import Fraction
 

@@ -17,14 +17,13 @@ else in the encoder.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
+from functools import partial
 
 import torch
 
-from ..entropy.scales import SCALE_MAX, SCALE_MIN
 from ..models.objective import distortion, lambda_of
-from ..models.transform import TransformCodec, _gauss_bits, pad_to
+from ..models.transform import TransformCodec, pad_to
 
 # Gradient steps per effort 1..9 (effort 1: the analysis transform's guess).
 STEPS = (0, 4, 8, 12, 18, 25, 35, 50, 70)
@@ -88,11 +87,8 @@ def estimated_cost(
     """``lambda(q) * D + bpp`` of latents ``y_hat`` and hyper-latents ``z_hat``
     for image ``x`` (its real pixels), with the model's own rate estimate:
     what training minimised, for one image."""
-    h, w = y_hat.shape[-2:]
     height, width = x.shape[-2:]
-    log_s = model.log_scales(z_hat)[..., :h, :w].clamp(math.log(SCALE_MIN), math.log(SCALE_MAX))
-    z_scale = model.z_log_scale.exp().view(1, -1, 1, 1)
-    bits = (_gauss_bits(y_hat, log_s.exp()) * mask).sum() + _gauss_bits(z_hat, z_scale).sum()
+    bits = model.latent_bits(y_hat, z_hat, mask)[0]
     x_hat = model.synthesis(y_hat * mask, q)[..., :height, :width]
     lam = lambda_of(q, objective["lambda_top"])[0]
     return lam * distortion(x_hat, x, objective["mse_weight"])[0] + bits / (height * width)
@@ -108,8 +104,7 @@ def _refine_whole(
     z = model.h_a(pad_to(y0, 4)).detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([y, z], lr=_learning_rate(steps))
     noise = torch.Generator().manual_seed(0)
-    def cost(y_hat: torch.Tensor, z_hat: torch.Tensor) -> torch.Tensor:
-        return estimated_cost(model, x, y_hat, z_hat, mask, q, objective)
+    cost = partial(estimated_cost, model, x, mask=mask, q=q, objective=objective)
 
     # The analysis transform's own rounded guess competes too: effort never
     # ends worse than effort 1 by the model's estimate.

@@ -112,11 +112,15 @@ class TransformCodec(nn.Module):
         """Estimated bits per image of the rounded latents and hyper-latents
         (continuous Gaussian per bin, no importance map): what validation
         reports and what the coded file is compared with."""
-        mask = self.group_mask(kept)
-        z = self.h_a(pad_to(y, 4)).round()
-        log_s = self.log_scales(z).clamp(math.log(SCALE_MIN), math.log(SCALE_MAX))[..., : y.shape[2], : y.shape[3]]
-        bits = (_gauss_bits(y.round(), log_s.exp()) * mask).sum((1, 2, 3))
-        return bits + _gauss_bits(z, self.z_log_scale.exp().view(1, -1, 1, 1)).sum((1, 2, 3))
+        return self.latent_bits(y.round(), self.h_a(pad_to(y, 4)).round(), self.group_mask(kept))
+
+    def latent_bits(self, y_hat: torch.Tensor, z_hat: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Estimated bits per image of latents ``y_hat`` (those ``mask`` keeps)
+        and hyper-latents ``z_hat``, each under its Gaussian integrated over a
+        unit bin."""
+        log_s = self.log_scales(z_hat).clamp(math.log(SCALE_MIN), math.log(SCALE_MAX))[..., : y_hat.shape[2], : y_hat.shape[3]]
+        bits = (_gauss_bits(y_hat, log_s.exp()) * mask).sum((1, 2, 3))
+        return bits + _gauss_bits(z_hat, self.z_log_scale.exp().view(1, -1, 1, 1)).sum((1, 2, 3))
 
     def synthesis(self, y_hat: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
         return self.g_s(y_hat * self.inv_gain(q))

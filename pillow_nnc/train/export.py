@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..engines.recurrent import RecurrentEngine
@@ -40,6 +39,7 @@ from ..models.objective import DEFAULT_OBJECTIVE
 from ..models.transform import LEVELS, TransformCodec
 from .data import centre_crop, is_validation, list_images, load_rgb, validation_set
 from .loop import DEFAULT_DATA, to_batch
+from .objective import jpeg_roundtrip
 
 
 @torch.no_grad()
@@ -79,12 +79,7 @@ def jpeg_ssimulacra2(images: list[np.ndarray]) -> list[float]:
     """Mean SSIMULACRA 2 of JPEG (4:2:0) at each quality 1..100 on ``images``."""
     means = []
     for quality in range(1, 101):
-        scores = []
-        for im in images:
-            buf = io.BytesIO()
-            Image.fromarray(im).save(buf, format="JPEG", quality=quality, subsampling=2)
-            scores.append(ssimulacra2_rgb(im, np.asarray(Image.open(buf).convert("RGB"))))
-        means.append(float(np.mean(scores)))
+        means.append(float(np.mean([ssimulacra2_rgb(im, jpeg_roundtrip(im, quality)[1]) for im in images])))
     return means
 
 
@@ -122,8 +117,6 @@ def recalibrate(weights: Path, data: Path) -> str:
     """Rewrite the quality map and ceiling of a weights file in place (the
     tensors, and so every file it decodes, stay the same); returns the new
     SHA-256."""
-    from safetensors import safe_open
-
     with safe_open(str(weights), framework="pt") as f:
         metadata = dict(f.metadata())
         tensors = {k: f.get_tensor(k) for k in f.keys()}
@@ -143,7 +136,7 @@ def _transform_tensors(state: dict, crops: torch.Tensor) -> dict[str, torch.Tens
     model.load_state_dict(state["model"])
     # The float h_s is not used for coding (its integer twin is), but keeps
     # the release a complete starting point for further training.
-    tensors = {f"float.{k}": v.half().contiguous() for k, v in model.state_dict().items()}
+    tensors = _float_tensors(model.state_dict())
     tensors.update({f"int.{k}": v.contiguous() for k, v in intnet.quantize(model.h_s).items()})
     freqs, radius = gaussian_tables()
     tensors["ladder.freqs"] = torch.from_numpy(freqs)
@@ -166,14 +159,14 @@ def export(checkpoint: Path, out: Path, name: str, data: Path) -> str:
     held_out = [load_rgb(p, 512) for p in paths]
     raw = validation_set(held_out, int(settings.get("patch", 0)), settings.get("thumbnails") == "True")
     metadata = {"family": family, "name": name, "config": json.dumps(state["config"]), "quality_levels": "[]",
-                "training": json.dumps({"step": state["step"], "cpu_hours": state["cpu_seconds"] / 3600})}
+                "training": _training_record(state)}
     if family == "transform":
         # What the encoder's effort minimises (engines/refine.py): the run's own objective.
         metadata["objective"] = json.dumps({k: float(settings.get(k, v)) for k, v in DEFAULT_OBJECTIVE.items()})
         tensors = _transform_tensors(state, to_batch(raw))
         engine = TransformEngine(tensors, metadata)
     else:
-        tensors = {f"float.{k}": v.half().contiguous() for k, v in state["model"].items()}
+        tensors = _float_tensors(state["model"])
         metadata["max_iterations"] = state["args"]["iterations"]
         train = [load_rgb(p, 384) for p in list_images(data)[::10] if not is_validation(p, data)]
         tensors.update(code_tables(RecurrentEngine(tensors, metadata), train))
@@ -216,13 +209,21 @@ def snapshot(checkpoint: Path, out: Path) -> None:
     run, here or on a GPU machine, goes on from it), not for coding. Checkpoints
     outside the repository may not survive a session; this can be committed."""
     state = torch.load(checkpoint, weights_only=False, map_location="cpu")
-    tensors = {f"float.{k}": v.half().contiguous() for k, v in state["model"].items()}
-    record = {"step": state["step"], "cpu_hours": state["cpu_seconds"] / 3600,
-              "gpu_hours": state.get("gpu_seconds", 0.0) / 3600}
     metadata = {"family": state.get("family", "transform"), "config": json.dumps(state["config"]),
-                "training": json.dumps(record), "settings": json.dumps(state.get("args", {}))}
+                "training": _training_record(state), "settings": json.dumps(state.get("args", {}))}
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(out), metadata)
+    save_file(_float_tensors(state["model"]), str(out), metadata)
+
+
+def _float_tensors(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The networks as a weights file holds them: fp16, under ``float.``."""
+    return {f"float.{k}": v.half().contiguous() for k, v in state_dict.items()}
+
+
+def _training_record(state: dict) -> str:
+    """The ``training`` metadata: steps and compute of the checkpoint."""
+    return json.dumps({"step": state["step"], "cpu_hours": state["cpu_seconds"] / 3600,
+                       "gpu_hours": state.get("gpu_seconds", 0.0) / 3600})
 
 
 def main() -> None:
@@ -236,12 +237,12 @@ def main() -> None:
     ap.add_argument("--snapshot", action="store_true",
                     help="write only the network and its training record (for --init-from), not a codable model")
     args = ap.parse_args()
-    if args.snapshot and args.out is not None:
-        snapshot(args.checkpoint, args.out)
-    elif args.recalibrate:
+    if args.recalibrate:
         print(recalibrate(args.checkpoint, args.data))
-    elif args.out is None or args.name is None:
-        ap.error("out and --name are required to export a checkpoint")
+    elif args.out is None or (args.name is None and not args.snapshot):
+        ap.error("out (and --name, unless --snapshot) are required to export a checkpoint")
+    elif args.snapshot:
+        snapshot(args.checkpoint, args.out)
     else:
         print(export(args.checkpoint, args.out, args.name, args.data))
 

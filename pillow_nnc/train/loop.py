@@ -27,8 +27,8 @@ from .transform_task import TransformTask
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "train"
 TASKS = {"transform": TransformTask, "recurrent": RecurrentTask}
-WARMUP_STEPS = 500
-GAIN_PARAMETERS = {"log_gain", "log_inv_gain"}  # the transforms diverged without warm-up (observed)
+WARMUP_STEPS = 500  # the transforms diverged without warm-up (observed)
+GAIN_PARAMETERS = {"log_gain", "log_inv_gain"}
 
 
 def to_batch(patches: np.ndarray | torch.Tensor) -> torch.Tensor:

@@ -45,6 +45,14 @@ def to_uint8(x: torch.Tensor) -> list[np.ndarray]:
     return list((x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy())
 
 
+def jpeg_roundtrip(im: np.ndarray, quality: int) -> tuple[bytes, np.ndarray]:
+    """The JPEG anchor (4:2:0, optimized) of an (H, W, 3) uint8 image at
+    ``quality``: its bytes and its decoded pixels."""
+    buf = io.BytesIO()
+    Image.fromarray(im).save(buf, format="JPEG", quality=quality, subsampling=2, optimize=True)
+    return buf.getvalue(), np.asarray(Image.open(buf).convert("RGB"))
+
+
 def jpeg_reference(crops: torch.Tensor, payload: bool = False) -> list[tuple[float, float, float, float]]:
     """(bpp, MS-SSIM, PSNR, SSIMULACRA 2) of JPEG 4:2:0 (optimize) on the
     validation crops: the anchor that validation reports BD-rates against, so
@@ -56,10 +64,8 @@ def jpeg_reference(crops: torch.Tensor, payload: bool = False) -> list[tuple[flo
     for quality in JPEG_QUALITIES:
         rows = []
         for im in images:
-            buf = io.BytesIO()
-            Image.fromarray(im).save(buf, format="JPEG", quality=quality, subsampling=2, optimize=True)
-            size = jpeg_payload(buf.getvalue()) if payload else buf.tell()
-            dec = np.asarray(Image.open(buf).convert("RGB"))
+            data, dec = jpeg_roundtrip(im, quality)
+            size = jpeg_payload(data) if payload else len(data)
             rows.append((8 * size / (im.shape[0] * im.shape[1]), ms_ssim_rgb(im, dec), psnr(im, dec), ssimulacra2_rgb(im, dec)))
         points.append(tuple(float(v) for v in np.mean(rows, 0)))
     return points
